@@ -1,0 +1,307 @@
+// The `tpc` subcommands: check, ir, simulate.
+#include "compiler/driver/Cli.h"
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cmath>
+#include <iomanip>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+#include "compiler/driver/Pipeline.h"
+#include "compiler/driver/Report.h"
+#include "compiler/ir/Parametrization.h"
+#include "compiler/ir/Printer.h"
+#include "frontend/Parser.h"
+#include "runtime/Dataset.h"
+#include "runtime/Simulator.h"
+
+namespace tp::driver {
+
+namespace {
+
+/// Bad usage discovered after parsing the command line (exit code 2).
+struct UsageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+/// An invalid program: the diagnostics are already printed (exit code 1).
+struct ProgramError {};
+
+/// Options shared by the subcommands (CLI.md "Common options").
+struct Options {
+  std::string file;
+  std::string param;
+  std::string data;
+  std::string json;
+  std::string stage = "typed";
+  std::string c;
+  std::vector<std::string> sets;
+  int steps = 1;
+  int batch = 0;
+  int width = 0;
+  int seeds = 1;
+  int threads = 1;
+  uint64_t seed = 0;
+};
+
+double msSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
+ir::Program loadProgram(const std::string& path) {
+  Diagnostics diags(path);
+  auto program = frontendProgram(path, diags);
+  std::cerr << diags.format();
+  if (!program) throw ProgramError{};
+  return *program;
+}
+
+/// `--set NAME=VALUE` overrides of hypers.
+void applySets(ir::Program& program, const std::vector<std::string>& sets) {
+  for (const auto& s : sets) {
+    size_t eq = s.find('=');
+    if (eq == std::string::npos) throw UsageError("--set expects NAME=VALUE, not '" + s + "'");
+    std::string name = s.substr(0, eq);
+    auto value = parseRational(s.substr(eq + 1));
+    if (!value) throw UsageError("--set " + name + ": '" + s.substr(eq + 1) + "' is not a number");
+    bool found = false;
+    for (auto& h : program.hypers)
+      if (h.name == name) {
+        h.value = toDouble(*value);
+        found = true;
+      }
+    if (!found) throw UsageError("--set " + name + ": the program has no hyper '" + name + "'");
+  }
+}
+
+ir::Parametrization parametrization(const ir::Program& program, const Options& o) {
+  std::optional<Rational> c;
+  if (!o.c.empty()) {
+    c = parseRational(o.c);
+    if (!c) throw UsageError("--c expects a rational such as 0, 1/2 or -1, not '" + o.c + "'");
+  }
+  return ir::resolveParametrization(program, o.param, c);
+}
+
+/// n^(−(a+b))·sqrt(v) for the initial entries, n^(−c−2a) for updates (LANGUAGE.md "Semantics of a step").
+FiniteWidthSetup finiteWidthSetup(const ir::Program& program, const ir::Parametrization& pz, int width, int threads) {
+  FiniteWidthSetup setup;
+  setup.width = width;
+  setup.threads = threads;
+  for (const auto& h : program.hypers) setup.hypers[h.name] = h.value;
+  double n = width;
+  for (const auto& p : program.params) {
+    const ir::Exponents& e = pz.params.at(p.name);
+    ParamScaling s;
+    s.zeroInit = p.zeroInit;
+    s.initStd = std::sqrt(toDouble(p.variance)) * std::pow(n, -toDouble(e.a + e.b));
+    s.updateScale = std::pow(n, -toDouble(e.c + 2 * e.a));
+    setup.scaling[p.name] = s;
+  }
+  return setup;
+}
+
+passes::Schedule schedule(const Options& o, const Dataset& data) {
+  passes::Schedule s;
+  s.steps = o.steps;
+  s.batch = o.batch;
+  s.trainCount = static_cast<int>(data.train.count);
+  s.evalCount = static_cast<int>(data.eval.count);
+  s.evalHasTargets = data.evalGiven && !data.eval.columns.empty() && [&] {
+    for (const auto& [name, col] : data.eval.columns)
+      if (col.empty()) return false;
+    return true;
+  }();
+  if (s.trainCount == 0) throw UserError(o.data + ": the train split has no examples");
+  if (s.batch > s.trainCount)
+    throw UsageError("--batch " + std::to_string(s.batch) + " is larger than the " + std::to_string(s.trainCount) +
+                     " training examples");
+  return s;
+}
+
+bool evalHasAllTargets(const ir::Program& program, const Dataset& data) {
+  for (const auto& in : program.inputs)
+    if (in.isTarget && !data.eval.has(in.name)) return false;
+  return true;
+}
+
+// ---- Subcommands -------------------------------------------------------------
+
+int cmdCheck(const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  ir::Program program = loadProgram(o.file);
+  ir::Program diff = runUntil(program, "differentiated", {});
+  size_t values = diff.values.size();
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["diagnostics"] = nlohmann::json::array();
+    report["timing"] = {{"parse_ms", msSince(start)}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  std::cout << o.file << ": ok (" << program.params.size() << " params, " << values << " values)\n";
+  return kSuccess;
+}
+
+int cmdIr(const Options& o) {
+  if (o.stage == "parsed") {
+    std::ifstream in(o.file, std::ios::binary);
+    if (!in) throw UserError(o.file + ": cannot read the file");
+    std::stringstream text;
+    text << in.rdbuf();
+    Diagnostics diags(o.file);
+    frontend::File file = frontend::parse(text.str(), o.file, diags);
+    std::cerr << diags.format();
+    if (diags.hasErrors()) throw ProgramError{};
+    std::cout << frontend::printAst(file);
+    return kSuccess;
+  }
+  ir::Program program = loadProgram(o.file);
+  applySets(program, o.sets);
+  PipelineOptions po;
+  if (o.stage == "unrolled") {
+    if (o.data.empty()) throw UsageError("--stage unrolled needs --data (the schedule depends on the examples)");
+    Dataset data = readDataset(o.data, program.inputs);
+    po.schedule = schedule(o, data);
+    po.schedule.evalHasTargets = evalHasAllTargets(program, data) && data.evalGiven;
+  }
+  std::cout << ir::print(runUntil(program, o.stage, po));
+  return kSuccess;
+}
+
+void printSimulation(const Options& o, const ir::Parametrization& pz, const SimulationResult& r) {
+  std::cout << "simulate " << o.file << "  param " << pz.name << "  width " << r.width << "  seeds " << r.seeds
+            << "\n";
+  std::cout << std::setw(4) << "t" << "  " << std::setw(24) << "loss";
+  for (const auto& [name, perExample] : r.steps[0].outputs)
+    for (size_t e = 0; e < perExample.size(); ++e) std::cout << "  " << std::setw(24) << name + "[eval " + std::to_string(e) + "]";
+  std::cout << "\n";
+  auto cell = [](double mean, double se) {
+    std::ostringstream s;
+    s << std::setprecision(6) << mean << " ± " << std::setprecision(2) << se;
+    return s.str();
+  };
+  for (const auto& st : r.steps) {
+    std::cout << std::setw(4) << st.t << "  " << std::setw(24)
+              << (st.loss.mean.empty() ? std::string("-") : cell(st.loss.mean[0], st.loss.stderror[0]));
+    for (const auto& [name, perExample] : st.outputs)
+      for (const auto& s : perExample) std::cout << "  " << std::setw(24) << cell(s.mean[0], s.stderror[0]);
+    std::cout << "\n";
+  }
+}
+
+int cmdSimulate(const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  ir::Program program = loadProgram(o.file);
+  double parseMs = msSince(start);
+  applySets(program, o.sets);
+  ir::Parametrization pz = parametrization(program, o);
+  Dataset data = readDataset(o.data, program.inputs);
+  PipelineOptions po;
+  po.schedule = schedule(o, data);
+  po.schedule.evalHasTargets = evalHasAllTargets(program, data) && data.evalGiven;
+  auto passStart = std::chrono::steady_clock::now();
+  ir::Program unrolled = runUntil(program, "unrolled", po);
+  double passesMs = msSince(passStart);
+  // Refuse a width whose dense params would not fit in memory (with room for the rest).
+  double bytes = paramBytes(program, o.width);
+  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (bytes > 0.6 * physical)
+    throw UsageError("--width " + std::to_string(o.width) + " needs " + std::to_string(static_cast<long>(bytes / 1e9)) +
+                     " GB for the params, more than this machine can hold (" +
+                     std::to_string(static_cast<long>(physical / 1e9)) + " GB): choose a smaller --width");
+  SimulationOptions so;
+  so.width = o.width;
+  so.seeds = o.seeds;
+  so.seed = o.seed;
+  so.threads = o.threads;
+  auto evalStart = std::chrono::steady_clock::now();
+  SimulationResult result = simulate(unrolled, data, finiteWidthSetup(program, pz, o.width, o.threads), so);
+  double evalMs = msSince(evalStart);
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(pz, program);
+    report["simulation"] = simulationJson(result);
+    report["simulation"]["seed"] = o.seed;
+    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  printSimulation(o, pz, result);
+  return kSuccess;
+}
+
+void addCommon(CLI::App* cmd, Options& o) {
+  cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
+  cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
+  cmd->add_option("--set", o.sets, "override a hyper: NAME=VALUE")->take_all();
+  cmd->add_option("--batch", o.batch, "examples per step (default: all training examples)")->check(CLI::Range(0, 1000000));
+  cmd->add_option("--seed", o.seed, "first random seed");
+  cmd->add_option("--threads", o.threads, "worker threads")->check(CLI::Range(1, 256));
+  cmd->add_option("--json", o.json, "also write the JSON report to PATH ('-' for stdout instead of the summary)");
+}
+
+}  // namespace
+
+int runMain(int argc, char** argv) {
+  CLI::App app{"tpc — the Tensor Programs compiler"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("tpc ") + TPC_VERSION);
+  Options o;
+
+  auto* check = app.add_subcommand("check", "parse and type-check a program; print diagnostics");
+  check->add_option("FILE", o.file, "the .tp program")->required();
+  check->add_option("--json", o.json, "also write the JSON report to PATH");
+
+  auto* ir = app.add_subcommand("ir", "print the IR after a stage");
+  ir->add_option("FILE", o.file, "the .tp program")->required();
+  std::vector<std::string> names = stageNames();
+  ir->add_option("--stage", o.stage, "parsed, typed, differentiated or unrolled")->check(CLI::IsMember(names));
+  ir->add_option("--data", o.data, "data file (for the unrolled stage)");
+  ir->add_option("--steps", o.steps, "training steps (unrolled stage)")->check(CLI::Range(0, 100000));
+  ir->add_option("--batch", o.batch, "examples per step")->check(CLI::Range(0, 1000000));
+  ir->add_option("--set", o.sets, "override a hyper: NAME=VALUE")->take_all();
+
+  auto* sim = app.add_subcommand("simulate", "run the program at finite width");
+  sim->add_option("FILE", o.file, "the .tp program")->required();
+  addCommon(sim, o);
+  sim->get_option("--param")->required();
+  sim->add_option("--data", o.data, "the JSON data file")->required();
+  sim->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 100000));
+  sim->add_option("--width", o.width, "the width n")->required()->check(CLI::Range(1, 1000000));
+  sim->add_option("--seeds", o.seeds, "independent initialisations to average")->check(CLI::Range(1, 100000));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? kSuccess : kBadUsage;
+  }
+  try {
+    if (check->parsed()) return cmdCheck(o);
+    if (ir->parsed()) return cmdIr(o);
+    if (sim->parsed()) return cmdSimulate(o);
+  } catch (const ProgramError&) {
+    return kInvalidInput;
+  } catch (const UsageError& e) {
+    std::cerr << "tpc: error: " << e.what() << "\n";
+    return kBadUsage;
+  } catch (const UserError& e) {
+    std::cerr << "tpc: error: " << e.what() << "\n";
+    return kInvalidInput;
+  } catch (const InternalError& e) {
+    std::cerr << "tpc: " << e.what() << "\n";
+    return kInternalError;
+  } catch (const std::bad_alloc&) {
+    std::cerr << "tpc: error: out of memory: choose a smaller width, batch or number of steps\n";
+    return kInvalidInput;
+  } catch (const std::exception& e) {
+    std::cerr << "tpc: internal error: " << e.what() << "\n";
+    return kInternalError;
+  }
+  return kBadUsage;
+}
+
+}  // namespace tp::driver

@@ -1,0 +1,97 @@
+// JSON reports: numbers that may diverge, the common header, simulation results, atomic writes.
+#include "compiler/driver/Report.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <unistd.h>
+
+namespace tp::driver {
+
+nlohmann::json number(double x) {
+  if (std::isnan(x)) return "nan";
+  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
+  return x;
+}
+
+namespace {
+
+/// A scalar output is a number; a vector output a list.
+nlohmann::json coordinates(const std::vector<double>& xs) {
+  if (xs.size() == 1) return number(xs[0]);
+  nlohmann::json list = nlohmann::json::array();
+  for (double x : xs) list.push_back(number(x));
+  return list;
+}
+
+}  // namespace
+
+nlohmann::json reportHeader(const ir::Program& program) {
+  nlohmann::json params = nlohmann::json::array();
+  for (const auto& p : program.params) {
+    nlohmann::json shape = nlohmann::json::array();
+    if (p.type.isMatrix()) {
+      for (ir::Dim d : {p.type.rows, p.type.cols})
+        shape.push_back(d.isWidth ? program.widthName : std::to_string(d.size));
+    } else {
+      shape.push_back(program.widthName);
+    }
+    params.push_back({{"name", p.name}, {"shape", shape}, {"role", ir::roleName(p.role)}});
+  }
+  return {{"schema_version", 1},
+          {"tool", {{"name", "tpc"}, {"version", TPC_VERSION}}},
+          {"program", {{"path", program.file}, {"params", params}}}};
+}
+
+nlohmann::json simulationJson(const SimulationResult& result) {
+  nlohmann::json steps = nlohmann::json::array();
+  for (const auto& st : result.steps) {
+    nlohmann::json outputs, variance, stderror;
+    for (const auto& [name, perExample] : st.outputs) {
+      outputs[name] = nlohmann::json::array();
+      variance[name] = nlohmann::json::array();
+      stderror[name] = nlohmann::json::array();
+      for (const auto& s : perExample) {
+        outputs[name].push_back(coordinates(s.mean));
+        variance[name].push_back(coordinates(s.variance));
+        stderror[name].push_back(coordinates(s.stderror));
+      }
+    }
+    nlohmann::json step = {{"t", st.t}, {"outputs", outputs}, {"variance", variance}, {"stderr", stderror}};
+    if (!st.loss.mean.empty()) {
+      step["loss"] = number(st.loss.mean[0]);
+      step["loss_stderr"] = number(st.loss.stderror[0]);
+    }
+    steps.push_back(step);
+  }
+  return {{"width", result.width}, {"seeds", result.seeds}, {"steps", steps}};
+}
+
+void writeReport(const nlohmann::json& report, const std::string& path) {
+  std::string text = report.dump(2) + "\n";
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw UserError("cannot write the report to '" + path + "'");
+    out << text;
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      throw UserError("cannot write the report to '" + path + "'");
+    }
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw UserError("cannot write the report to '" + path + "': " + ec.message());
+  }
+}
+
+}  // namespace tp::driver

@@ -1,0 +1,27 @@
+// The JSON report of CLI.md (schema version 1): building its parts and writing it atomically.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "compiler/ir/IR.h"
+#include "compiler/ir/Parametrization.h"
+#include "runtime/Simulator.h"
+
+namespace tp::driver {
+
+/// A JSON number, or the string "inf", "-inf" or "nan" for a non-finite value
+/// (reports never hold a bare NaN).
+nlohmann::json number(double x);
+
+/// The skeleton every report starts with: schema_version, tool, program.
+nlohmann::json reportHeader(const ir::Program& program);
+
+/// `simulation` (CLI.md): width, seeds, and per step loss, outputs, variance, stderr.
+nlohmann::json simulationJson(const SimulationResult& result);
+
+/// Writes the report to `path` through a temporary file and a rename, so a
+/// failed run never leaves a partial report; "-" writes to stdout.
+void writeReport(const nlohmann::json& report, const std::string& path);
+
+}  // namespace tp::driver

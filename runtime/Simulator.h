@@ -1,0 +1,48 @@
+// The finite-width simulator: runs an unrolled program over seeds and summarises its results.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/IR.h"
+#include "runtime/Dataset.h"
+#include "runtime/Interpreter.h"
+
+namespace tp {
+
+/// Mean, variance over seeds and standard error of the mean, per coordinate.
+struct Summary {
+  std::vector<double> mean, variance, stderror;
+};
+
+struct StepSummary {
+  int t = 0;
+  Summary loss;                                          // one coordinate: the batch-mean loss
+  std::map<std::string, std::vector<Summary>> outputs;   // per output, per eval example
+};
+
+struct SimulationOptions {
+  int width = 0;
+  int seeds = 1;
+  uint64_t seed = 0;
+  int threads = 1;
+};
+
+struct SimulationResult {
+  int width = 0;
+  int seeds = 0;
+  std::vector<StepSummary> steps;
+};
+
+/// Bytes the dense params of a program take at this width (one copy).
+double paramBytes(const ir::Program& program, int width);
+
+/// Runs the unrolled program once per seed (seed, seed+1, ...) at the width
+/// of `setup` and summarises every result over the seeds. `setup.input` is
+/// set from `data`.
+SimulationResult simulate(const ir::Program& unrolled, const Dataset& data, FiniteWidthSetup setup,
+                          const SimulationOptions& options);
+
+}  // namespace tp
