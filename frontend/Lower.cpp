@@ -238,7 +238,10 @@ private:
     for (const auto& name : prog_.outputs) {
       auto it = bound_.find(name);
       if (it == bound_.end()) {
-        if (!poisoned_.count(name))
+        if (declared_.count(name) && !poisoned_.count(name))
+          diags_.error(outputLocs_[name], "undefined-output",
+                       "output '" + name + "' is declared as an input, param or hyper: an output must be a value the forward section defines");
+        else if (!poisoned_.count(name))
           diags_.error(outputLocs_[name], "undefined-output",
                        "output '" + name + "' is never defined in the forward section");
       }
@@ -399,6 +402,12 @@ private:
 
   void addUpdate(const std::string& param, ValueId delta, SourceLoc exprLoc, SourceLoc loc) {
     ValueId p = leaf(param, loc);
+    const Type& want = prog_.at(p).type;
+    const Type& got = prog_.at(delta).type;
+    if (!got.compatible(want))
+      error(exprLoc, "update-shape",
+            "the update of param '" + param + "' must have its shape " + want.str(prog_.widthName) + ", but it is " +
+                got.str(prog_.widthName) + (want.isMatrix() && !got.isMatrix() ? " (a matrix update is built with outer(u, v))" : ""));
     OpAttrs a;
     a.name = param;
     ValueId u = checked(Op::Update, {p, delta}, a, exprLoc);

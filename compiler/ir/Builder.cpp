@@ -99,7 +99,7 @@ TypeResult inferType(const Program& p, Op op, const std::vector<Type>& in, const
       return ok(Type::scalar());
     case Op::Softmax:
       if (!arity(1)) return fail("takes one argument");
-      if (in[0].kind != TypeKind::Finite) return fail("softmax needs a finite vector, not a " + typeStr(p, in[0]));
+      if (in[0].kind != TypeKind::Finite) return fail("softmax needs a finite vector, not a " + typeStr(p, in[0]) + (in[0].isWidth() ? " width vector" : ""));
       return ok(in[0]);
     case Op::CrossEntropy:
       if (!arity(2)) return fail("takes two arguments");
