@@ -1,6 +1,7 @@
 // Semantic analysis and lowering of a .tp file to the typed per-step IR.
 #include "frontend/Lower.h"
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -324,6 +325,14 @@ private:
       }
       block.params[line.param] = ex;
     }
+    for (const auto& p : prog_.params) {
+      auto it = block.params.find(p.name);
+      if (it == block.params.end() || !it->second.a || !it->second.b)
+        diags_.error(it == block.params.end() ? s.loc : it->second.loc, "incomplete-parametrization",
+                     "parametrization '" + s.name + "' gives no " +
+                         (it == block.params.end() ? std::string("exponents") : !it->second.a ? "'a'" : "'b'") +
+                         " for param '" + p.name + "'");
+    }
     prog_.parametrizations.push_back(std::move(block));
   }
 
@@ -588,9 +597,13 @@ private:
     }
     if (e.op == '^') {
       ValueId base = expr(*e.args[0], section);
-      Diagnostics quiet(diags_.file());
-      auto p = foldConstant(*e.args[1], quiet);
-      if (!p) error(e.args[1]->loc, "non-constant-power", "the exponent of '**' must be a constant number");
+      Diagnostics fold(diags_.file());
+      auto p = foldConstant(*e.args[1], fold);
+      if (!p) {
+        const Diagnostic& why = fold.all().front();
+        error(why.loc, why.code == "not-constant" ? "non-constant-power" : why.code,
+              why.code == "not-constant" ? "the exponent of '**' must be a constant number" : why.message);
+      }
       OpAttrs a;
       a.number = toDouble(*p);
       return checked(Op::Pow, {base}, a, e.loc);
@@ -685,6 +698,11 @@ std::optional<ir::Program> compileSource(const std::string& source, const std::s
 }
 
 std::optional<ir::Program> compileFile(const std::string& path, Diagnostics& diags) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    diags.error({}, "unreadable-file", "is a directory, not a .tp program");
+    return std::nullopt;
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     diags.error({}, "unreadable-file", "cannot read the file");

@@ -2,7 +2,9 @@
 #include "compiler/driver/Cli.h"
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <cmath>
 #include <iomanip>
 #include <iostream>
@@ -81,6 +83,15 @@ ir::Parametrization parametrization(const ir::Program& program, const Options& o
   if (!o.c.empty()) {
     c = parseRational(o.c);
     if (!c) throw UsageError("--c expects a rational such as 0, 1/2 or -1, not '" + o.c + "'");
+  }
+  bool known = std::find(ir::namedParametrizations().begin(), ir::namedParametrizations().end(), o.param) !=
+               ir::namedParametrizations().end();
+  for (const auto& b : program.parametrizations) known = known || b.name == o.param;
+  std::error_code ec;
+  if (!known && !std::filesystem::is_regular_file(o.param, ec)) {
+    std::string choices = "sp, ntk, mup, mf";
+    for (const auto& b : program.parametrizations) choices += ", " + b.name;
+    throw UsageError("unknown parametrization '" + o.param + "': expected one of " + choices + ", or a JSON file");
   }
   return ir::resolveParametrization(program, o.param, c);
 }
@@ -178,16 +189,23 @@ void printSimulation(const Options& o, const ir::Parametrization& pz, const Simu
   for (const auto& [name, perExample] : r.steps[0].outputs)
     for (size_t e = 0; e < perExample.size(); ++e) std::cout << "  " << std::setw(24) << name + "[eval " + std::to_string(e) + "]";
   std::cout << "\n";
-  auto cell = [](double mean, double se) {
+  auto num = [](double x, int digits) {
+    if (!std::isfinite(x)) return std::string(std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
     std::ostringstream s;
-    s << std::setprecision(6) << mean << " ± " << std::setprecision(2) << se;
+    s << std::setprecision(digits) << x;
     return s.str();
+  };
+  auto cell = [&](const std::vector<double>& mean, const std::vector<double>& se) {
+    std::string text = mean.size() > 1 ? "[" : "";
+    for (size_t i = 0; i < mean.size(); ++i)
+      text += (i ? ", " : "") + num(mean[i], 6) + " ± " + num(se[i], 2);
+    return mean.size() > 1 ? text + "]" : text;
   };
   for (const auto& st : r.steps) {
     std::cout << std::setw(4) << st.t << "  " << std::setw(24)
-              << (st.loss.mean.empty() ? std::string("-") : cell(st.loss.mean[0], st.loss.stderror[0]));
+              << (st.loss.mean.empty() ? std::string("-") : cell(st.loss.mean, st.loss.stderror));
     for (const auto& [name, perExample] : st.outputs)
-      for (const auto& s : perExample) std::cout << "  " << std::setw(24) << cell(s.mean[0], s.stderror[0]);
+      for (const auto& s : perExample) std::cout << "  " << std::setw(24) << cell(s.mean, s.stderror);
     std::cout << "\n";
   }
 }
@@ -210,8 +228,8 @@ int cmdSimulate(const Options& o) {
   double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
   if (bytes > 0.6 * physical)
     throw UsageError("--width " + std::to_string(o.width) + " needs " + std::to_string(static_cast<long>(bytes / 1e9)) +
-                     " GB for the params, more than this machine can hold (" +
-                     std::to_string(static_cast<long>(physical / 1e9)) + " GB): choose a smaller --width");
+                     " GB for the params, more than 60% of this machine's " +
+                     std::to_string(static_cast<long>(physical / 1e9)) + " GB: choose a smaller --width");
   SimulationOptions so;
   so.width = o.width;
   so.seeds = o.seeds;

@@ -39,6 +39,7 @@ public:
       bool a = v.op == Op::Param;
       for (ValueId op : v.operands) a = a || active_[static_cast<size_t>(op)];
       active_[i] = a;
+      needsSweep_ = needsSweep_ || v.op == Op::Grad;
     }
   }
 
@@ -48,11 +49,11 @@ public:
     std::vector<ValueId> copied;
     for (size_t i = 0; i < in_.values.size(); ++i) {
       const Value& v = in_.values[i];
+      if (!swept && needsSweep_ && (v.op == Op::Grad || v.section != ir::Section::Forward)) {
+        sweep();  // the gradients follow the forward section
+        swept = true;
+      }
       if (v.op == Op::Grad) {
-        if (!swept) {
-          sweep();
-          swept = true;
-        }
         ValueId target = v.operands[0];
         ValueId g = adj_[static_cast<size_t>(target)];
         TP_ASSERT(g != ir::kNoValue, "gradient of a value loss does not depend on: " + v.label);
@@ -71,6 +72,7 @@ public:
     for (auto& [name, id] : out_.updates) id = map(id);
     out_.loss = map(in_.loss);
     out_.stage = ir::Stage::Differentiated;
+    for (const auto& [name, id] : out_.names) copied.push_back(id);  // a named gradient is kept
     std::vector<bool> keep = ir::liveValues(out_, copied);
     return ir::compact(out_, keep);
   }
@@ -234,6 +236,7 @@ private:
   std::vector<ValueId> remap_, adj_;
   std::vector<bool> active_;
   size_t firstGenerated_ = 0;
+  bool needsSweep_ = false;
 };
 
 }  // namespace
