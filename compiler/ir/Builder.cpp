@@ -38,6 +38,16 @@ TypeResult arithmetic(const Program& p, Op op, const Type& a, const Type& b) {
 
 }  // namespace
 
+OpAttrs attrsOf(const Value& v) {
+  OpAttrs a;
+  a.number = v.number;
+  a.name = v.name;
+  a.fn = v.fn;
+  a.order = v.order;
+  a.type = v.type;
+  return a;
+}
+
 TypeResult inferType(const Program& p, Op op, const std::vector<Type>& in, const OpAttrs& attrs) {
   auto arity = [&](size_t n) { return in.size() == n; };
   switch (op) {

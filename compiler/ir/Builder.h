@@ -17,6 +17,9 @@ struct OpAttrs {
   Type type;  // Broadcast: the vector type to fill
 };
 
+/// The attributes of an existing value (to rebuild or re-check it).
+OpAttrs attrsOf(const Value& v);
+
 /// The result type of `op` applied to operands of these types, or the reason
 /// it does not type-check (worded for users: the frontend prints it).
 struct TypeResult {

@@ -23,13 +23,7 @@ std::string verify(const Program& p) {
       types.push_back(p.at(id).type);
     }
     if (!operandsOk) continue;
-    OpAttrs attrs;
-    attrs.number = v.number;
-    attrs.name = v.name;
-    attrs.fn = v.fn;
-    attrs.order = v.order;
-    attrs.type = v.type;
-    TypeResult t = inferType(p, v.op, types, attrs);
+    TypeResult t = inferType(p, v.op, types, attrsOf(v));
     if (!t.type) errs << "%" << i << " (" << opName(v.op) << "): " << t.error << "\n";
     else if (!(*t.type == v.type)) errs << "%" << i << ": type " << v.type.str() << " but its op gives " << t.type->str() << "\n";
     if (v.op == Op::Grad && p.stage != Stage::Typed) errs << "%" << i << ": grad placeholder after differentiation\n";

@@ -103,15 +103,9 @@ private:
         map[i] = current_.at(v.name);
         continue;
       }
-      OpAttrs a;
-      a.number = v.number;
-      a.name = v.name;
-      a.fn = v.fn;
-      a.order = v.order;
-      a.type = v.type;
       std::vector<ValueId> ops;
       for (ValueId op : v.operands) ops.push_back(map[static_cast<size_t>(op)]);
-      map[i] = b_.add(v.op, ops, a, v.loc);
+      map[i] = b_.add(v.op, ops, ir::attrsOf(v), v.loc);
       out_.values.back().label = v.label;
     }
     return map;
