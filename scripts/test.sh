@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: build, run every test, then the unit tests again under ASan + UBSan.
 set -euo pipefail
+shopt -s lastpipe
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 jobs=$(nproc)
@@ -9,11 +10,14 @@ echo "== build (RelWithDebInfo)"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$jobs"
 echo "== tests"
-ctest --test-dir build --output-on-failure -j "$jobs"
+ctest --test-dir build --output-on-failure -j "$jobs" | tee build/ctest.log
+ctest_count=$(grep -oE 'out of [0-9]+' build/ctest.log | tail -1 | grep -oE '[0-9]+')
 
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DTPC_SANITIZE=ON >/dev/null
 cmake --build build-asan -j "$jobs" --target tpc tpc_unit_tests
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  ./build-asan/tests/tpc_unit_tests --gtest_brief=1
-echo "== all tests passed"
+  ./build-asan/tests/tpc_unit_tests --gtest_brief=1 | tee build-asan/unit.log
+asan_count=$(grep -oE '\[  PASSED  \] [0-9]+' build-asan/unit.log | grep -oE '[0-9]+$')
+echo "== all tests passed (ctest: ${ctest_count}; unit tests under sanitizers: ${asan_count})"
+echo "tests: $((ctest_count + asan_count)) passed, 0 failed"
