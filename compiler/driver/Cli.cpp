@@ -114,28 +114,21 @@ FiniteWidthSetup finiteWidthSetup(const ir::Program& program, const ir::Parametr
   return setup;
 }
 
-passes::Schedule schedule(const Options& o, const Dataset& data) {
+/// The data schedule: T, B and the example counts. Outputs may use targets only when eval gives them all.
+passes::Schedule schedule(const Options& o, const ir::Program& program, const Dataset& data) {
   passes::Schedule s;
   s.steps = o.steps;
   s.batch = o.batch;
   s.trainCount = static_cast<int>(data.train.count);
   s.evalCount = static_cast<int>(data.eval.count);
-  s.evalHasTargets = data.evalGiven && !data.eval.columns.empty() && [&] {
-    for (const auto& [name, col] : data.eval.columns)
-      if (col.empty()) return false;
-    return true;
-  }();
+  s.evalHasTargets = data.evalGiven;
+  for (const auto& in : program.inputs)
+    if (in.isTarget && !data.eval.has(in.name)) s.evalHasTargets = false;
   if (s.trainCount == 0) throw UserError(o.data + ": the train split has no examples");
   if (s.batch > s.trainCount)
     throw UsageError("--batch " + std::to_string(s.batch) + " is larger than the " + std::to_string(s.trainCount) +
                      " training examples");
   return s;
-}
-
-bool evalHasAllTargets(const ir::Program& program, const Dataset& data) {
-  for (const auto& in : program.inputs)
-    if (in.isTarget && !data.eval.has(in.name)) return false;
-  return true;
 }
 
 // ---- Subcommands -------------------------------------------------------------
@@ -175,8 +168,7 @@ int cmdIr(const Options& o) {
   if (o.stage == "unrolled") {
     if (o.data.empty()) throw UsageError("--stage unrolled needs --data (the schedule depends on the examples)");
     Dataset data = readDataset(o.data, program.inputs);
-    po.schedule = schedule(o, data);
-    po.schedule.evalHasTargets = evalHasAllTargets(program, data) && data.evalGiven;
+    po.schedule = schedule(o, program, data);
   }
   std::cout << ir::print(runUntil(program, o.stage, po));
   return kSuccess;
@@ -218,8 +210,7 @@ int cmdSimulate(const Options& o) {
   ir::Parametrization pz = parametrization(program, o);
   Dataset data = readDataset(o.data, program.inputs);
   PipelineOptions po;
-  po.schedule = schedule(o, data);
-  po.schedule.evalHasTargets = evalHasAllTargets(program, data) && data.evalGiven;
+  po.schedule = schedule(o, program, data);
   auto passStart = std::chrono::steady_clock::now();
   ir::Program unrolled = runUntil(program, "unrolled", po);
   double passesMs = msSince(passStart);
