@@ -263,6 +263,7 @@ private:
         return Tensor::vector(std::move(out));
       }
       case Op::Update: return update(v, ownsFirst);
+      case Op::Scale: return Tensor::vector({s_.scaling.at(v.name).updateScale});
       case Op::Grad: break;
     }
     TP_ASSERT(false, std::string("the interpreter cannot run ") + ir::opName(v.op));

@@ -5,6 +5,23 @@
 
 namespace tp {
 
+FiniteWidthSetup finiteWidthSetup(const ir::Program& program, const ir::Parametrization& pz, int width, int threads) {
+  FiniteWidthSetup setup;
+  setup.width = width;
+  setup.threads = threads;
+  for (const auto& h : program.hypers) setup.hypers[h.name] = h.value;
+  double n = width;
+  for (const auto& p : program.params) {
+    const ir::Exponents& e = pz.params.at(p.name);
+    ParamScaling s;
+    s.zeroInit = p.zeroInit;
+    s.initStd = std::sqrt(toDouble(p.variance)) * std::pow(n, -toDouble(e.a + e.b));
+    s.updateScale = std::pow(n, -toDouble(e.c + 2 * e.a));
+    setup.scaling[p.name] = s;
+  }
+  return setup;
+}
+
 double paramBytes(const ir::Program& program, int width) {
   double bytes = 0;
   for (const auto& p : program.params) {
@@ -49,7 +66,7 @@ struct Accumulator {
 
 SimulationResult simulate(const ir::Program& unrolled, const Dataset& data, FiniteWidthSetup setup,
                           const SimulationOptions& options) {
-  TP_ASSERT(unrolled.stage == ir::Stage::Unrolled, "simulate expects an unrolled program");
+  TP_ASSERT(unrolled.stage >= ir::Stage::Unrolled, "simulate expects an unrolled program");
   setup.input = [&data](const ir::Value& v) {
     const DataSplit& split = v.split == ir::Split::Eval ? data.eval : data.train;
     return split.value(v.name, static_cast<size_t>(v.example));

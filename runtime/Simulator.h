@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "compiler/ir/IR.h"
+#include "compiler/ir/Parametrization.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
 
@@ -35,6 +36,11 @@ struct SimulationResult {
   int seeds = 0;
   std::vector<StepSummary> steps;
 };
+
+/// The finite-width scaling of every param under a parametrization:
+/// entries N(0, v·n^(−2(a+b))), updates scaled by n^(−c−2a) (LANGUAGE.md
+/// "Semantics of a step"); hypers at their declared values.
+FiniteWidthSetup finiteWidthSetup(const ir::Program& program, const ir::Parametrization& pz, int width, int threads);
 
 /// Bytes the dense params of a program take at this width (one copy).
 double paramBytes(const ir::Program& program, int width);

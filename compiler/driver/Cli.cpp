@@ -96,24 +96,6 @@ ir::Parametrization parametrization(const ir::Program& program, const Options& o
   return ir::resolveParametrization(program, o.param, c);
 }
 
-/// n^(−(a+b))·sqrt(v) for the initial entries, n^(−c−2a) for updates (LANGUAGE.md "Semantics of a step").
-FiniteWidthSetup finiteWidthSetup(const ir::Program& program, const ir::Parametrization& pz, int width, int threads) {
-  FiniteWidthSetup setup;
-  setup.width = width;
-  setup.threads = threads;
-  for (const auto& h : program.hypers) setup.hypers[h.name] = h.value;
-  double n = width;
-  for (const auto& p : program.params) {
-    const ir::Exponents& e = pz.params.at(p.name);
-    ParamScaling s;
-    s.zeroInit = p.zeroInit;
-    s.initStd = std::sqrt(toDouble(p.variance)) * std::pow(n, -toDouble(e.a + e.b));
-    s.updateScale = std::pow(n, -toDouble(e.c + 2 * e.a));
-    setup.scaling[p.name] = s;
-  }
-  return setup;
-}
-
 /// The data schedule: T, B and the example counts. Outputs may use targets only when eval gives them all.
 passes::Schedule schedule(const Options& o, const ir::Program& program, const Dataset& data) {
   passes::Schedule s;
@@ -150,6 +132,7 @@ int cmdCheck(const Options& o) {
 }
 
 int cmdIr(const Options& o) {
+  std::vector<std::string> names = stageNames();
   if (o.stage == "parsed") {
     std::ifstream in(o.file, std::ios::binary);
     if (!in) throw UserError(o.file + ": cannot read the file");
@@ -165,8 +148,9 @@ int cmdIr(const Options& o) {
   ir::Program program = loadProgram(o.file);
   applySets(program, o.sets);
   PipelineOptions po;
-  if (o.stage == "unrolled") {
-    if (o.data.empty()) throw UsageError("--stage unrolled needs --data (the schedule depends on the examples)");
+  auto stageIndex = [&](const std::string& s) { return std::find(names.begin(), names.end(), s) - names.begin(); };
+  if (stageIndex(o.stage) >= stageIndex("unrolled")) {
+    if (o.data.empty()) throw UsageError("--stage " + o.stage + " needs --data (the schedule depends on the examples)");
     Dataset data = readDataset(o.data, program.inputs);
     po.schedule = schedule(o, program, data);
   }
@@ -267,7 +251,7 @@ int runMain(int argc, char** argv) {
   auto* ir = app.add_subcommand("ir", "print the IR after a stage");
   ir->add_option("FILE", o.file, "the .tp program")->required();
   std::vector<std::string> names = stageNames();
-  ir->add_option("--stage", o.stage, "parsed, typed, differentiated or unrolled")->check(CLI::IsMember(names));
+  ir->add_option("--stage", o.stage, "parsed, typed, differentiated, unrolled or netsor")->check(CLI::IsMember(names));
   ir->add_option("--data", o.data, "data file (for the unrolled stage)");
   ir->add_option("--steps", o.steps, "training steps (unrolled stage)")->check(CLI::Range(0, 100000));
   ir->add_option("--batch", o.batch, "examples per step")->check(CLI::Range(0, 1000000));

@@ -3,6 +3,7 @@
 
 #include "compiler/ir/Verifier.h"
 #include "compiler/passes/Differentiate.h"
+#include "compiler/passes/NormalForm.h"
 #include "frontend/Lower.h"
 
 namespace tp::driver {
@@ -11,6 +12,7 @@ const std::vector<Stage>& stages() {
   static const std::vector<Stage> list = {
       {"differentiated", [](const ir::Program& p, const PipelineOptions&) { return passes::differentiate(p); }},
       {"unrolled", [](const ir::Program& p, const PipelineOptions& o) { return passes::unroll(p, o.schedule); }},
+      {"netsor", [](const ir::Program& p, const PipelineOptions&) { return passes::normalForm(p); }},
   };
   return list;
 }

@@ -134,6 +134,10 @@ TypeResult inferType(const Program& p, Op op, const std::vector<Type>& in, const
       for (const Type& t : in)
         if (!t.compatible(in[0])) return fail("batch terms of different types");
       return ok(in[0]);
+    case Op::Scale:
+      if (!arity(0)) return fail("takes no operands");
+      if (!p.findParam(attrs.name)) return fail("unknown param '" + attrs.name + "'");
+      return ok(Type::scalar());
     case Op::Update:
       if (!arity(2)) return fail("takes two operands");
       if (!in[1].compatible(in[0]))

@@ -92,6 +92,7 @@ const char* opName(Op op) {
     case Op::Grad: return "grad";
     case Op::BatchMean: return "batch_mean";
     case Op::Update: return "update";
+    case Op::Scale: return "scale";
   }
   return "?";
 }
@@ -101,6 +102,7 @@ const char* stageName(Stage s) {
     case Stage::Typed: return "typed";
     case Stage::Differentiated: return "differentiated";
     case Stage::Unrolled: return "unrolled";
+    case Stage::Netsor: return "netsor";
   }
   return "?";
 }

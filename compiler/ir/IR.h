@@ -19,6 +19,10 @@
 //   `Input` names its example, `Param` is the initial weight, and each step's
 //   `Update` takes the batch mean (`BatchMean`) of the per-example terms.
 //   `results` says which values are the reported outputs and losses.
+// - A normal-form (netsor) program is an unrolled one without `Update`,
+//   `Outer` or matrix-valued values: every `MatVec`/`MatTVec` multiplies an
+//   initial `Param`, and an updated weight is written out as
+//   `W_t x = W_0 x − Σ_s Scale(W) · u_s (v_s · x)` (TP4 App. H).
 // - The parametrization is not part of the IR: `Update(P, E)` means
 //   `P − n^(−c_P − 2a_P) · E`, with the exponents supplied by the consumer.
 #pragma once
@@ -102,6 +106,7 @@ enum class Op {
   Grad,          // [name] placeholder: d loss / d operand (removed by differentiate)
   BatchMean,     // mean of the operands (the batch average of update terms)
   Update,        // (P, E) → P − n^(−c_P − 2a_P) · E  [name = param]
+  Scale,         // [name = param] the scalar n^(−c_P − 2a_P) (normal form: updates written out)
 };
 const char* opName(Op op);
 
@@ -167,7 +172,7 @@ struct ParametrizationBlock {
   SourceLoc loc;
 };
 
-enum class Stage { Typed, Differentiated, Unrolled };
+enum class Stage { Typed, Differentiated, Unrolled, Netsor };
 const char* stageName(Stage s);
 
 /// A reported value of an unrolled program.

@@ -24,7 +24,8 @@ std::string attrText(const Value& v) {
     case Op::Input:
     case Op::Param: return " " + v.name;
     case Op::Apply: return " " + std::string(fnName(v.fn)) + std::string(static_cast<size_t>(v.order), '\'');
-    case Op::Update: return " " + v.name;
+    case Op::Update:
+    case Op::Scale: return " " + v.name;
     default: return "";
   }
 }
@@ -62,12 +63,12 @@ std::string print(const Program& p) {
       out << "\n";
     }
   }
-  if (p.stage == Stage::Unrolled) out << "steps " << p.steps << " batch " << p.batch << "\n";
+  if (p.stage == Stage::Unrolled || p.stage == Stage::Netsor) out << "steps " << p.steps << " batch " << p.batch << "\n";
   const char* sectionNames[] = {"forward", "backward", "update"};
   int lastSection = -1;
   for (size_t i = 0; i < p.values.size(); ++i) {
     const Value& v = p.values[i];
-    if (p.stage != Stage::Unrolled && static_cast<int>(v.section) != lastSection) {
+    if (p.stage < Stage::Unrolled && static_cast<int>(v.section) != lastSection) {
       lastSection = static_cast<int>(v.section);
       out << sectionNames[lastSection] << ":\n";
     }

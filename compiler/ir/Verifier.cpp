@@ -29,7 +29,11 @@ std::string verify(const Program& p) {
     if (v.op == Op::Grad && p.stage != Stage::Typed) errs << "%" << i << ": grad placeholder after differentiation\n";
     if (v.op == Op::Update && (v.operands.size() != 2 || !p.findParam(v.name)))
       errs << "%" << i << ": update of unknown param '" << v.name << "'\n";
-    if (p.stage == Stage::Unrolled && v.op == Op::Input && (v.split == Split::None || v.example < 0))
+    if (p.stage == Stage::Netsor && (v.op == Op::Update || v.op == Op::Outer || v.type.isMatrix()) && v.op != Op::Param)
+      errs << "%" << i << ": " << opName(v.op) << " in a normal-form program\n";
+    if (p.stage == Stage::Netsor && (v.op == Op::MatVec || v.op == Op::MatTVec) && p.at(v.operands[0]).op != Op::Param)
+      errs << "%" << i << ": matrix product with an updated weight in a normal-form program\n";
+    if (p.stage >= Stage::Unrolled && v.op == Op::Input && (v.split == Split::None || v.example < 0))
       errs << "%" << i << ": unrolled input without an example\n";
   }
   size_t n = p.values.size();

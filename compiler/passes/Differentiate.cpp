@@ -226,7 +226,8 @@ private:
       case Op::Outer:
       case Op::Grad:
       case Op::BatchMean:
-      case Op::Update: TP_ASSERT(false, std::string("cannot differentiate through ") + ir::opName(v.op));
+      case Op::Update:
+      case Op::Scale: TP_ASSERT(false, std::string("cannot differentiate through ") + ir::opName(v.op));
     }
   }
 
