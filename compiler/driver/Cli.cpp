@@ -11,6 +11,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "compiler/driver/Analysis.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Report.h"
 #include "compiler/ir/Parametrization.h"
@@ -41,6 +42,7 @@ struct Options {
   std::string c;
   std::vector<std::string> sets;
   int steps = 1;
+  std::vector<std::string> sweep;
   int batch = 0;
   int width = 0;
   int seeds = 1;
@@ -226,6 +228,106 @@ int cmdSimulate(const Options& o) {
   return kSuccess;
 }
 
+void printClassification(const Options& o, const ir::Parametrization& pz, const passes::Classification& c) {
+  std::cout << "classify " << o.file << "  param " << pz.name << "  (" << c.steps << " steps analysed)\n";
+  std::cout << "  stable: " << (c.stable ? "yes" : "no") << "   nontrivial: " << (c.nontrivial ? "yes" : "no")
+            << "   regime: " << c.regime << "   r = " << c.r.str() << "\n\n";
+  std::cout << "  " << std::left << std::setw(10) << "layer" << std::setw(8) << "r_l" << "features move\n";
+  for (const auto& l : c.layers)
+    std::cout << "  " << std::setw(10) << l.param << std::setw(8) << l.r.str() << (l.featureLearning ? "yes" : "no")
+              << "\n";
+  std::cout << "\n  " << std::setw(10) << "value" << std::setw(8) << "init" << "update (steps 1..T)\n";
+  for (const auto& [name, perStep] : c.values) {
+    std::cout << "  " << std::setw(10) << name << std::setw(8) << perStep[0].e.init.str();
+    for (size_t k = 1; k < perStep.size(); ++k) std::cout << std::setw(7) << perStep[k].e.update.str();
+    std::cout << "\n";
+  }
+  std::cout << std::right << "\n  reasons:\n";
+  for (const auto& r : c.reasons) std::cout << "  - " << r << "\n";
+}
+
+/// `classify --sweep X --sweep Y`: the regime at every point of a 1-D or 2-D grid of exponents.
+int cmdSweep(const Options& o, const ir::Program& program) {
+  if (o.sweep.size() > 2) throw UsageError("--sweep takes one or two axes");
+  std::vector<SweepAxis> axes;
+  for (const auto& text : o.sweep) {
+    try {
+      axes.push_back(parseSweepAxis(text, program));
+    } catch (const std::invalid_argument& e) {
+      throw UsageError(std::string("--sweep ") + text + ": " + e.what());
+    }
+  }
+  std::optional<Rational> c;
+  if (!o.c.empty()) c = parseRational(o.c);
+  parametrization(program, o);  // checks the spec once, with a clear error
+  const SweepAxis& x = axes[0];
+  SweepAxis single{"", "", "", {Rational(0)}};
+  const SweepAxis& y = axes.size() > 1 ? axes[1] : single;
+  nlohmann::json points = nlohmann::json::array(), grid = nlohmann::json::array();
+  std::vector<std::string> rows;
+  for (const auto& yv : y.values) {
+    nlohmann::json row = nlohmann::json::array();
+    std::string line;
+    for (const auto& xv : x.values) {
+      std::vector<Rational> point = {xv};
+      if (axes.size() > 1) point.push_back(yv);
+      ir::Parametrization pz = sweepPoint(program, o.param, c, axes, point);
+      passes::Classification cl = classifyProgram(program, pz, o.steps);
+      nlohmann::json pt = {{"x", toString(xv)}, {"stable", cl.stable}, {"nontrivial", cl.nontrivial},
+                           {"regime", cl.regime}, {"r", cl.r.str()}};
+      if (axes.size() > 1) pt["y"] = toString(yv);
+      points.push_back(pt);
+      row.push_back(cl.regime);
+      line += cl.regime == "unstable" ? 'U' : cl.regime == "trivial" ? '.' : cl.regime == "kernel" ? 'K' : 'F';
+    }
+    grid.push_back(row);
+    rows.push_back(line);
+  }
+  auto axisJson = [](const SweepAxis& a) {
+    nlohmann::json values = nlohmann::json::array();
+    for (const auto& v : a.values) values.push_back(toString(v));
+    return nlohmann::json{{"name", a.name}, {"values", values}};
+  };
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(parametrization(program, o), program);
+    report["sweep"] = {{"x", axisJson(x)}, {"points", points}, {"grid", grid}};
+    if (axes.size() > 1) report["sweep"]["y"] = axisJson(y);
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  std::cout << "classify " << o.file << "  param " << o.param << "  sweep " << x.name
+            << (axes.size() > 1 ? " (columns) × " + y.name + " (rows)" : "") << "\n";
+  std::cout << "  U unstable   . trivial   K kernel   F feature learning\n\n";
+  for (size_t r = rows.size(); r-- > 0;)
+    std::cout << "  " << std::setw(8) << (axes.size() > 1 ? toString(y.values[r]) : "") << "  " << rows[r] << "\n";
+  std::cout << "  " << std::setw(8) << "" << "  " << x.name << " = " << toString(x.values.front()) << " … "
+            << toString(x.values.back()) << "\n";
+  return kSuccess;
+}
+
+int cmdClassify(const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  ir::Program program = loadProgram(o.file);
+  double parseMs = msSince(start);
+  applySets(program, o.sets);
+  if (!o.sweep.empty()) return cmdSweep(o, program);
+  ir::Parametrization pz = parametrization(program, o);
+  auto passStart = std::chrono::steady_clock::now();
+  passes::Classification c = classifyProgram(program, pz, o.steps);
+  double passesMs = msSince(passStart);
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(pz, program);
+    report["classification"] = classificationJson(c);
+    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", passesMs}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  printClassification(o, pz, c);
+  return kSuccess;
+}
+
 void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
   cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
@@ -266,6 +368,14 @@ int runMain(int argc, char** argv) {
   sim->add_option("--width", o.width, "the width n")->required()->check(CLI::Range(1, 1000000));
   sim->add_option("--seeds", o.seeds, "independent initialisations to average")->check(CLI::Range(1, 100000));
 
+  auto* cls = app.add_subcommand("classify", "width-exponent analysis and regime classification");
+  cls->add_option("FILE", o.file, "the .tp program")->required();
+  addCommon(cls, o);
+  cls->get_option("--param")->required();
+  cls->add_option("--steps", o.steps, "training steps to unroll (default: until the exponents settle, 3 to 8)")
+      ->check(CLI::Range(1, 64));
+  cls->add_option("--sweep", o.sweep, "an exponent axis AXIS=LO:HI:STEP (c, P.a, P.b, P.c, P.a+b); give one or two");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -276,6 +386,10 @@ int runMain(int argc, char** argv) {
     if (check->parsed()) return cmdCheck(o);
     if (ir->parsed()) return cmdIr(o);
     if (sim->parsed()) return cmdSimulate(o);
+    if (cls->parsed()) {
+      if (cls->count("--steps") == 0) o.steps = 0;
+      return cmdClassify(o);
+    }
   } catch (const ProgramError&) {
     return kInvalidInput;
   } catch (const UsageError& e) {

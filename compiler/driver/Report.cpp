@@ -28,6 +28,27 @@ nlohmann::json coordinates(const std::vector<double>& xs) {
 
 }  // namespace
 
+nlohmann::json classificationJson(const passes::Classification& c) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const auto& l : c.layers)
+    layers.push_back({{"param", l.param}, {"r_l", l.r.str()}, {"feature_learning", l.featureLearning}});
+  nlohmann::json values = nlohmann::json::object(), byStep = nlohmann::json::object();
+  for (const auto& [name, perStep] : c.values) {
+    passes::Exponent init = passes::Exponent::zero(), update = passes::Exponent::zero();
+    nlohmann::json steps = nlohmann::json::array();
+    for (const auto& s : perStep) {
+      if (s.t == 0) init = s.e.init;
+      if (s.t > 0) update = passes::maxOf(update, s.e.update);
+      steps.push_back({{"t", s.t}, {"init", s.e.init.str()}, {"update", s.e.update.str()}});
+    }
+    values[name] = {{"init", init.str()}, {"update", update.str()}};
+    byStep[name] = steps;
+  }
+  return {{"stable", c.stable}, {"nontrivial", c.nontrivial}, {"regime", c.regime}, {"r", c.r.str()},
+          {"layers", layers},   {"values", values},           {"reasons", c.reasons}, {"steps", c.steps},
+          {"by_step", byStep}};
+}
+
 nlohmann::json reportHeader(const ir::Program& program) {
   nlohmann::json params = nlohmann::json::array();
   for (const auto& p : program.params) {

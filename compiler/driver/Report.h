@@ -6,6 +6,7 @@
 
 #include "compiler/ir/IR.h"
 #include "compiler/ir/Parametrization.h"
+#include "compiler/passes/Classify.h"
 #include "runtime/Simulator.h"
 
 namespace tp::driver {
@@ -19,6 +20,10 @@ nlohmann::json reportHeader(const ir::Program& program);
 
 /// `simulation` (CLI.md): width, seeds, and per step loss, outputs, variance, stderr.
 nlohmann::json simulationJson(const SimulationResult& result);
+
+/// `classification` (CLI.md): verdicts, r, layers, values {init, update}, reasons;
+/// extensions `steps` (steps analysed) and `by_step` (every named value's exponents per step).
+nlohmann::json classificationJson(const passes::Classification& c);
 
 /// Writes the report to `path` through a temporary file and a rename, so a
 /// failed run never leaves a partial report; "-" writes to stdout.

@@ -1,0 +1,98 @@
+// Classification with a step count that lets exponents settle, and exponent sweeps.
+#include "compiler/driver/Analysis.h"
+
+#include <stdexcept>
+
+#include "compiler/driver/Pipeline.h"
+#include "compiler/passes/Exponents.h"
+
+namespace tp::driver {
+
+passes::Schedule analysisSchedule(int steps) {
+  passes::Schedule s;
+  s.steps = steps;
+  s.batch = 1;
+  s.trainCount = 1;
+  s.evalCount = 1;
+  s.evalHasTargets = true;
+  return s;
+}
+
+namespace {
+
+constexpr int kFirstSteps = 3;
+constexpr int kMaxSteps = 8;
+
+passes::Classification classifyAt(const ir::Program& typed, const ir::Parametrization& pz, int steps) {
+  PipelineOptions o;
+  o.schedule = analysisSchedule(steps);
+  o.verify = false;
+  ir::Program netsor = runUntil(typed, "netsor", o);
+  return passes::classify(netsor, passes::analyzeExponents(netsor, pz));
+}
+
+/// Whether every named value has the same exponents at the last two steps.
+bool settled(const passes::Classification& c) {
+  for (const auto& [name, perStep] : c.values) {
+    if (perStep.size() < 2) continue;
+    const auto& last = perStep[perStep.size() - 1].e;
+    const auto& before = perStep[perStep.size() - 2].e;
+    if (!(last.init == before.init) || !(last.update == before.update)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+passes::Classification classifyProgram(const ir::Program& typed, const ir::Parametrization& pz, int steps) {
+  if (steps > 0) return classifyAt(typed, pz, steps);
+  passes::Classification c = classifyAt(typed, pz, kFirstSteps);
+  for (int t = kFirstSteps + 1; t <= kMaxSteps && c.stable && !settled(c); ++t) c = classifyAt(typed, pz, t);
+  return c;
+}
+
+SweepAxis parseSweepAxis(const std::string& text, const ir::Program& program) {
+  size_t eq = text.find('=');
+  if (eq == std::string::npos) throw std::invalid_argument("expected AXIS=LO:HI:STEP, e.g. W3.a+b=0:3/2:1/4");
+  SweepAxis axis;
+  axis.name = text.substr(0, eq);
+  if (axis.name != "c") {
+    size_t dot = axis.name.find('.');
+    if (dot == std::string::npos) throw std::invalid_argument("axis '" + axis.name + "' is not c, P.a, P.b, P.c or P.a+b");
+    axis.param = axis.name.substr(0, dot);
+    axis.field = axis.name.substr(dot + 1);
+    if (!program.findParam(axis.param)) throw std::invalid_argument("the program has no param '" + axis.param + "'");
+    if (axis.field != "a" && axis.field != "b" && axis.field != "c" && axis.field != "a+b")
+      throw std::invalid_argument("axis '" + axis.name + "': the field must be a, b, c or a+b");
+  }
+  std::string range = text.substr(eq + 1);
+  size_t c1 = range.find(':'), c2 = c1 == std::string::npos ? c1 : range.find(':', c1 + 1);
+  if (c2 == std::string::npos) throw std::invalid_argument("range '" + range + "' is not LO:HI:STEP");
+  auto lo = parseRational(range.substr(0, c1)), hi = parseRational(range.substr(c1 + 1, c2 - c1 - 1)),
+       step = parseRational(range.substr(c2 + 1));
+  if (!lo || !hi || !step) throw std::invalid_argument("range '" + range + "' must hold three rationals");
+  if (*step <= 0 || *hi < *lo) throw std::invalid_argument("range '" + range + "' needs LO ≤ HI and STEP > 0");
+  if ((*hi - *lo) / *step > 200) throw std::invalid_argument("range '" + range + "' has more than 201 points");
+  for (Rational v = *lo; v <= *hi; v += *step) axis.values.push_back(v);
+  return axis;
+}
+
+ir::Parametrization sweepPoint(const ir::Program& program, const std::string& spec,
+                               const std::optional<Rational>& cOverride, const std::vector<SweepAxis>& axes,
+                               const std::vector<Rational>& point) {
+  std::optional<Rational> c = cOverride;
+  for (size_t k = 0; k < axes.size(); ++k)
+    if (axes[k].param.empty()) c = point[k];
+  ir::Parametrization pz = ir::resolveParametrization(program, spec, c);
+  for (size_t k = 0; k < axes.size(); ++k) {
+    if (axes[k].param.empty()) continue;
+    ir::Exponents& e = pz.params.at(axes[k].param);
+    if (axes[k].field == "a") e.a = point[k];
+    if (axes[k].field == "b") e.b = point[k];
+    if (axes[k].field == "c") e.c = point[k];
+    if (axes[k].field == "a+b") e.b = point[k] - e.a;
+  }
+  return pz;
+}
+
+}  // namespace tp::driver
