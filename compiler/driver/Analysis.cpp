@@ -1,6 +1,7 @@
 // Classification with a step count that lets exponents settle, and exponent sweeps.
 #include "compiler/driver/Analysis.h"
 
+#include <cmath>
 #include <stdexcept>
 
 #include "compiler/driver/Pipeline.h"
@@ -93,6 +94,63 @@ ir::Parametrization sweepPoint(const ir::Program& program, const std::string& sp
     if (axes[k].field == "a+b") e.b = point[k] - e.a;
   }
   return pz;
+}
+
+CoordCheckReport coordCheck(const ir::Program& netsor, const ir::Parametrization& pz, const Dataset& data,
+                            const CoordCheckOptions& options, double tolerance) {
+  // 1. Derived exponents per (name, step): the largest over the examples.
+  std::vector<passes::ValueExponents> exps = passes::analyzeExponents(netsor, pz);
+  std::map<std::pair<std::string, int>, passes::ValueExponents> derived;
+  for (size_t i = 0; i < netsor.values.size(); ++i) {
+    const ir::Value& v = netsor.values[i];
+    if (v.label.empty() || v.type.isMatrix()) continue;
+    auto [it, fresh] = derived.emplace(std::make_pair(v.label, v.step), exps[i]);
+    if (!fresh) {
+      it->second.init = passes::maxOf(it->second.init, exps[i].init);
+      it->second.update = passes::maxOf(it->second.update, exps[i].update);
+    }
+  }
+  // 2. Measured sizes, 3. one comparison per (name, step): init at step 0, updates after.
+  CoordMeasurement m = measureCoordinates(netsor, pz, data, options);
+  CoordCheckReport report;
+  report.widths = options.widths;
+  report.tolerance = tolerance;
+  std::vector<double> widths(options.widths.begin(), options.widths.end());
+  for (const auto& [key, perWidth] : m.sizes) {
+    CoordCheckRow row;
+    row.name = key.first;
+    row.t = key.second;
+    row.part = row.t == 0 ? "init" : "update";
+    row.derived = row.t == 0 ? derived.at(key).init : derived.at(key).update;
+    bool finite = true;
+    for (const auto& c : perWidth) {
+      row.sizes.push_back(row.t == 0 ? c.init : c.update);
+      finite = finite && c.finite;
+    }
+    std::vector<double> xs, ys;
+    for (size_t k = 0; k < row.sizes.size(); ++k)
+      if (row.sizes[k] > 0) {
+        xs.push_back(widths[k]);
+        ys.push_back(row.sizes[k]);
+      }
+    if (row.derived.isInfinite() || !finite) {
+      row.status = "skipped";
+      row.note = !finite ? "overflows at these widths" : "grows faster than any power";
+    } else if (row.derived.isZero()) {
+      row.status = xs.empty() ? "pass" : "fail";
+      row.note = xs.empty() ? "exactly zero" : "derived zero, measured nonzero";
+    } else if (xs.size() < 3) {
+      row.status = "fail";
+      row.note = "zero at most widths";
+    } else {
+      row.fitted = logLogSlope(xs, ys);
+      row.status = std::fabs(row.fitted - toDouble(row.derived.value())) <= tolerance ? "pass" : "fail";
+      if (xs.size() < widths.size()) row.note = "fitted on the widths where it is nonzero";
+    }
+    (row.status == "pass" ? report.passed : row.status == "fail" ? report.failed : report.skipped)++;
+    report.rows.push_back(row);
+  }
+  return report;
 }
 
 }  // namespace tp::driver

@@ -8,6 +8,7 @@
 #include "compiler/ir/Parametrization.h"
 #include "compiler/passes/Classify.h"
 #include "compiler/passes/Unroll.h"
+#include "runtime/CoordCheck.h"
 
 namespace tp::driver {
 
@@ -40,5 +41,32 @@ SweepAxis parseSweepAxis(const std::string& text, const ir::Program& program);
 ir::Parametrization sweepPoint(const ir::Program& program, const std::string& spec,
                                const std::optional<Rational>& cOverride, const std::vector<SweepAxis>& axes,
                                const std::vector<Rational>& point);
+
+/// One comparison of `coordcheck`: a named value's init (step 0) or update
+/// (step ≥ 1) exponent, derived and fitted.
+struct CoordCheckRow {
+  std::string name;
+  int t = 0;
+  std::string part;  // "init" or "update"
+  passes::Exponent derived = passes::Exponent::zero();
+  double fitted = 0;
+  std::vector<double> sizes;  // mean |coordinate| per width
+  std::string status;         // "pass", "fail" or "skipped"
+  std::string note;           // why, when not a plain comparison
+};
+
+struct CoordCheckReport {
+  std::vector<int> widths;
+  double tolerance = 0;
+  std::vector<CoordCheckRow> rows;
+  int passed = 0, failed = 0, skipped = 0;
+};
+
+/// Measures a normal-form program over widths and compares every fitted
+/// slope with the derived exponent: pass when they differ by at most
+/// `tolerance`; a derived "-inf" passes only when the value is exactly zero at
+/// every width; "inf" and overflowing values are skipped (not measurable).
+CoordCheckReport coordCheck(const ir::Program& netsor, const ir::Parametrization& pz, const Dataset& data,
+                            const CoordCheckOptions& options, double tolerance);
 
 }  // namespace tp::driver

@@ -43,6 +43,8 @@ struct Options {
   std::vector<std::string> sets;
   int steps = 1;
   std::vector<std::string> sweep;
+  std::vector<int> widths = {64, 128, 256, 512, 1024, 2048, 4096};
+  double tolerance = 0.2;
   int batch = 0;
   int width = 0;
   int seeds = 1;
@@ -328,6 +330,61 @@ int cmdClassify(const Options& o) {
   return kSuccess;
 }
 
+int cmdCoordcheck(const Options& o) {
+  auto start = std::chrono::steady_clock::now();
+  ir::Program program = loadProgram(o.file);
+  double parseMs = msSince(start);
+  applySets(program, o.sets);
+  ir::Parametrization pz = parametrization(program, o);
+  Dataset data = readDataset(o.data, program.inputs);
+  PipelineOptions po;
+  po.schedule = schedule(o, program, data);
+  ir::Program netsor = runUntil(program, "netsor", po);
+  int widest = *std::max_element(o.widths.begin(), o.widths.end());
+  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (paramBytes(program, widest) > 0.6 * physical)
+    throw UsageError("--widths: width " + std::to_string(widest) + " needs more than 60% of this machine's memory");
+  CoordCheckOptions co;
+  co.widths = o.widths;
+  co.seeds = o.seeds;
+  co.seed = o.seed;
+  co.threads = o.threads;
+  auto evalStart = std::chrono::steady_clock::now();
+  CoordCheckReport r = coordCheck(netsor, pz, data, co, o.tolerance);
+  double evalMs = msSince(evalStart);
+  if (!o.json.empty()) {
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& row : r.rows) {
+      nlohmann::json sizes = nlohmann::json::array();
+      for (double x : row.sizes) sizes.push_back(number(x));
+      rows.push_back({{"value", row.name}, {"t", row.t}, {"part", row.part}, {"derived", row.derived.str()},
+                      {"fitted", row.status == "skipped" || row.derived.isZero() ? nlohmann::json(nullptr) : number(row.fitted)},
+                      {"sizes", sizes}, {"status", row.status}, {"note", row.note}});
+    }
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(pz, program);
+    report["coordcheck"] = {{"widths", r.widths}, {"seeds", o.seeds},   {"tolerance", r.tolerance},
+                            {"rows", rows},       {"passed", r.passed}, {"failed", r.failed},
+                            {"skipped", r.skipped}};
+    report["timing"] = {{"parse_ms", parseMs}, {"eval_ms", evalMs}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  std::cout << "coordcheck " << o.file << "  param " << pz.name << "  widths " << r.widths.front() << ".."
+            << r.widths.back() << "  seeds " << o.seeds << "  tolerance " << r.tolerance << "\n";
+  std::cout << "  " << std::left << std::setw(10) << "value" << std::setw(4) << "t" << std::setw(8) << "part"
+            << std::setw(9) << "derived" << std::setw(9) << "fitted" << "status\n";
+  for (const auto& row : r.rows) {
+    std::ostringstream fitted;
+    fitted << std::fixed << std::setprecision(3) << row.fitted;
+    std::cout << "  " << std::setw(10) << row.name << std::setw(4) << row.t << std::setw(8) << row.part << std::setw(9)
+              << row.derived.str() << std::setw(9) << (row.status == "skipped" || row.derived.isZero() ? "-" : fitted.str())
+              << row.status << (row.note.empty() ? "" : "  (" + row.note + ")") << "\n";
+  }
+  std::cout << std::right << "  " << r.passed << " pass, " << r.failed << " fail, " << r.skipped << " skipped\n";
+  return kSuccess;
+}
+
 void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
   cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
@@ -376,6 +433,19 @@ int runMain(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   cls->add_option("--sweep", o.sweep, "an exponent axis AXIS=LO:HI:STEP (c, P.a, P.b, P.c, P.a+b); give one or two");
 
+  auto* cc = app.add_subcommand("coordcheck", "fit coordinate sizes over widths and compare with the derived exponents");
+  cc->add_option("FILE", o.file, "the .tp program")->required();
+  addCommon(cc, o);
+  cc->get_option("--param")->required();
+  cc->add_option("--data", o.data, "the JSON data file")->required();
+  cc->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 1000));
+  cc->add_option("--widths", o.widths, "widths to measure (default 64,128,...,4096)")
+      ->delimiter(',')
+      ->check(CLI::Range(2, 1000000));
+  cc->add_option("--seeds", o.seeds, "initialisations averaged per width (default 4)")->check(CLI::Range(1, 10000));
+  cc->add_option("--tolerance", o.tolerance, "largest |fitted − derived| that passes (default 0.2)")
+      ->check(CLI::Range(0.0, 10.0));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -386,6 +456,11 @@ int runMain(int argc, char** argv) {
     if (check->parsed()) return cmdCheck(o);
     if (ir->parsed()) return cmdIr(o);
     if (sim->parsed()) return cmdSimulate(o);
+    if (cc->parsed()) {
+      if (cc->count("--seeds") == 0) o.seeds = 4;
+      if (o.widths.size() < 3) throw UsageError("--widths needs at least three widths to fit a slope");
+      return cmdCoordcheck(o);
+    }
     if (cls->parsed()) {
       if (cls->count("--steps") == 0) o.steps = 0;
       return cmdClassify(o);

@@ -141,6 +141,8 @@ struct Shape {
   bool zeroFn = false;    // identically zero (almost everywhere)
   bool constant = false;  // a nonzero constant
   Rational small = 0;     // |f(x)| ~ |x|^small as x → 0 (0: f(0) ≠ 0; negative: a pole)
+  /// Decays: faster than any power, so for a growing argument with a density
+  /// at 0 the mean is carried by the n^(−e) fraction of coordinates of order 1.
   enum class Tail { Power, Decays, Explodes } tail = Tail::Power;
   Rational large = 0;     // |f(x)| ~ |x|^large as |x| → ∞ (Power)
   Rational diff = 1;      // |f(x) − f(0)| ~ |x|^diff as x → 0 (0: f jumps at 0)
@@ -225,7 +227,7 @@ Exponent sizeOf(const Shape& s, const Exponent& e) {
   if (!grows) return e.times(s.small);
   switch (s.tail) {
     case Shape::Tail::Power: return e.times(s.large);
-    case Shape::Tail::Decays: return Exponent::zero();
+    case Shape::Tail::Decays: return e.times(-1);  // only the n^(−e) fraction of coordinates near 0 counts
     case Shape::Tail::Explodes: return Exponent::infinite();
   }
   return e;
