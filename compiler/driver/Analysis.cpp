@@ -1,7 +1,9 @@
 // Classification with a step count that lets exponents settle, and exponent sweeps.
 #include "compiler/driver/Analysis.h"
 
+#include <algorithm>
 #include <cmath>
+#include <set>
 #include <stdexcept>
 
 #include "compiler/driver/Pipeline.h"
@@ -110,7 +112,26 @@ CoordCheckReport coordCheck(const ir::Program& netsor, const ir::Parametrization
       it->second.update = passes::maxOf(it->second.update, exps[i].update);
     }
   }
-  // 2. Measured sizes, 3. one comparison per (name, step): init at step 0, updates after.
+  // 2. Values downstream of a blow-up (a forward width vector or output that
+  //    grows): there the analysis only claims "unstable"; saturating
+  //    nonlinearities change which terms dominate, so exponents are not predictions.
+  std::vector<bool> downstream(netsor.values.size(), false);
+  std::set<ir::ValueId> outputs;
+  for (const auto& r : netsor.results)
+    if (r.kind == ir::Result::Kind::Output) outputs.insert(r.value);
+  std::set<std::pair<std::string, int>> afterBlowUp;
+  for (size_t i = 0; i < netsor.values.size(); ++i) {
+    const ir::Value& v = netsor.values[i];
+    for (ir::ValueId o : v.operands) {
+      const ir::Value& u = netsor.at(o);
+      bool watched = u.section == ir::Section::Forward && !u.label.empty() &&
+                     (u.type.isWidth() || std::count(netsor.outputs.begin(), netsor.outputs.end(), u.label));
+      bool grows = exps[static_cast<size_t>(o)].total() > passes::Exponent::of(0) && (watched || outputs.count(o));
+      downstream[i] = downstream[i] || downstream[static_cast<size_t>(o)] || grows;
+    }
+    if (downstream[i] && !v.label.empty()) afterBlowUp.insert({v.label, v.step});
+  }
+  // 3. Measured sizes, 4. one comparison per (name, step): init at step 0, updates after.
   CoordMeasurement m = measureCoordinates(netsor, pz, data, options);
   CoordCheckReport report;
   report.widths = options.widths;
@@ -133,9 +154,11 @@ CoordCheckReport coordCheck(const ir::Program& netsor, const ir::Parametrization
         xs.push_back(widths[k]);
         ys.push_back(row.sizes[k]);
       }
-    if (row.derived.isInfinite() || !finite) {
+    if (row.derived.isInfinite() || !finite || afterBlowUp.count(key)) {
       row.status = "skipped";
-      row.note = !finite ? "overflows at these widths" : "grows faster than any power";
+      row.note = afterBlowUp.count(key) ? "downstream of a blow-up"
+                 : !finite              ? "overflows at these widths"
+                                        : "grows faster than any power";
     } else if (row.derived.isZero()) {
       row.status = xs.empty() ? "pass" : "fail";
       row.note = xs.empty() ? "exactly zero" : "derived zero, measured nonzero";

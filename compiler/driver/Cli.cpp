@@ -44,7 +44,7 @@ struct Options {
   int steps = 1;
   std::vector<std::string> sweep;
   std::vector<int> widths = {64, 128, 256, 512, 1024, 2048, 4096};
-  double tolerance = 0.2;
+  double tolerance = 0.25;
   int batch = 0;
   int width = 0;
   int seeds = 1;
@@ -443,7 +443,7 @@ int runMain(int argc, char** argv) {
       ->delimiter(',')
       ->check(CLI::Range(2, 1000000));
   cc->add_option("--seeds", o.seeds, "initialisations averaged per width (default 4)")->check(CLI::Range(1, 10000));
-  cc->add_option("--tolerance", o.tolerance, "largest |fitted − derived| that passes (default 0.2)")
+  cc->add_option("--tolerance", o.tolerance, "largest |fitted − derived| that passes (default 1/4: half the spacing of exponents that are multiples of 1/2)")
       ->check(CLI::Range(0.0, 10.0));
 
   try {

@@ -95,10 +95,22 @@ struct Size {
   }
 };
 
-/// The value with the initial params, and the change the updates make.
+/// The value with the initial params (`init`), the value itself (`total`)
+/// and the change the updates make (`delta`). The total is kept on its own
+/// because init and delta can cancel: tanh'(h) of an h that grows is small
+/// although its init and its delta are both Θ(1).
 struct Abstract {
-  Size init, delta;
+  Size init, delta, total;
 };
+
+/// Lowers every part to at most `bound`: |total − init| ≤ max(|total|, |init|).
+Size capped(Size s, const Exponent& bound) {
+  for (auto& p : s.parts) p.e = std::min(p.e, bound);
+  return s;
+}
+
+/// The delta of a value, no larger than its total and its init allow.
+void boundDelta(Abstract& a) { a.delta = capped(a.delta, maxOf(a.total.max(), a.init.max())); }
 
 /// Pairwise products of parts; `contraction` sums over the width: a law of
 /// large numbers (n^1) unless the product is odd in a param (its mean is zero
@@ -115,13 +127,15 @@ Size multiply(const Size& x, const Size& y, bool contraction) {
   return out;
 }
 
-/// (x0 + dx)(y0 + dy): init x0 y0, delta x0 dy + dx y0 + dx dy.
+/// (x0 + dx)(y0 + dy): init x0 y0, delta x0 dy + dx y0 + dx dy, total x y.
 Abstract bilinear(const Abstract& x, const Abstract& y, bool contraction) {
   Abstract out;
   out.init = multiply(x.init, y.init, contraction);
+  out.total = multiply(x.total, y.total, contraction);
   out.delta = multiply(x.init, y.delta, contraction);
   out.delta.addAll(multiply(x.delta, y.init, contraction));
   out.delta.addAll(multiply(x.delta, y.delta, contraction));
+  boundDelta(out);
   return out;
 }
 
@@ -131,6 +145,7 @@ Abstract linear(const Abstract& x, F f) {
   Abstract out;
   for (const auto& p : x.init.parts) out.init.add(f(p));
   for (const auto& p : x.delta.parts) out.delta.add(f(p));
+  for (const auto& p : x.total.parts) out.total.add(f(p));
   return out;
 }
 
@@ -245,14 +260,15 @@ Parity mixedWhereDependent(Parity p) {
   return p;
 }
 
-/// f(x) for f of shape `s` with derivative of shape `ds`: the init is f(x0);
-/// the delta is linearised, f'(x0)·δx, when δx is smaller than x0 and O(1);
-/// otherwise it is the size of f(x0 + δx) − f(x0) (DESIGN.md §2).
+/// f(x) for f of shape `s` with derivative of shape `ds`: the init is f(x0),
+/// the total f(x); the delta is linearised, f'(x0)·δx, when δx is smaller
+/// than x0 and O(1); otherwise it is the size of f(x) − f(x0) (DESIGN.md §2).
 Abstract applyShape(const Shape& s, const Shape& ds, const Abstract& x, size_t sources) {
   Abstract out;
-  Exponent eI = x.init.max(), eD = x.delta.max();
+  Exponent eI = x.init.max(), eD = x.delta.max(), eT = x.total.max();
   Parity pI = x.init.joined(sources);
   out.init.add({sizeOf(s, eI), parityAfter(s, pI)});
+  out.total.add({sizeOf(s, eT), parityAfter(s, x.total.joined(sources))});
   if (s.zeroFn || s.constant || eD.isZero()) return out;
   bool small = eD < eI && eD <= Exponent::of(0);
   if (small && !ds.zeroFn) {
@@ -264,8 +280,9 @@ Abstract applyShape(const Shape& s, const Shape& ds, const Abstract& x, size_t s
   } else if (eD <= Exponent::of(0)) {
     out.delta.add({s.diff == 0 ? Exponent::of(0) : eD.times(s.diff), Parity(sources, kMixed)});
   } else {
-    out.delta.add({maxOf(sizeOf(s, eD), sizeOf(s, eI)), Parity(sources, kMixed)});
+    out.delta.add({maxOf(sizeOf(s, eT), sizeOf(s, eI)), Parity(sources, kMixed)});
   }
+  boundDelta(out);
   return out;
 }
 
@@ -290,6 +307,7 @@ private:
   Abstract constant(const Exponent& e) const {
     Abstract a;
     a.init.add({e, Parity(sources_, kEven)});
+    a.total = a.init;
     return a;
   }
 
@@ -316,6 +334,7 @@ private:
     Abstract out;
     out.init = multiply(weight, x.init, sumsOverWidth);
     out.delta = multiply(weight, x.delta, sumsOverWidth);
+    out.total = multiply(weight, x.total, sumsOverWidth);
     return out;
   }
 
@@ -336,12 +355,14 @@ private:
       case Op::Param: {
         Abstract a;
         if (!v.type.isMatrix()) a.init.add(paramPart(v.name));
+        a.total = a.init;
         return a;
       }
       case Op::Scale: {
         const ir::Exponents& e = pz_.params.at(v.name);
         Abstract a;
         a.delta.add({Exponent::of(-e.c - 2 * e.a), Parity(sources_, kEven)});
+        a.total = a.delta;
         return a;
       }
       case Op::Add:
@@ -351,6 +372,7 @@ private:
         for (size_t k = 0; k < v.operands.size(); ++k) {
           out.init.addAll(arg(v, k).init);
           out.delta.addAll(arg(v, k).delta);
+          out.total.addAll(arg(v, k).total);
         }
         return out;
       }
@@ -370,6 +392,7 @@ private:
         const Abstract& x = arg(v, 0);
         Abstract out;
         out.init.add({Exponent::of(0), mixedWhereDependent(x.init.joined(sources_))});
+        out.total.add({Exponent::of(0), mixedWhereDependent(x.total.joined(sources_))});
         if (!x.delta.max().isZero())
           out.delta.add({std::min(x.delta.max(), Exponent::of(0)), Parity(sources_, kMixed)});
         return out;
