@@ -137,7 +137,17 @@ CoordCheckReport coordCheck(const ir::Program& netsor, const ir::Parametrization
   report.widths = options.widths;
   report.tolerance = tolerance;
   std::vector<double> widths(options.widths.begin(), options.widths.end());
-  for (const auto& [key, perWidth] : m.sizes) {
+  // Rows in program order: by first appearance of the name, then by step.
+  std::map<std::string, size_t> firstSeen;
+  for (const auto& v : netsor.values)
+    if (!v.label.empty()) firstSeen.emplace(v.label, firstSeen.size());
+  std::vector<std::pair<std::string, int>> keys;
+  for (const auto& [key, perWidth] : m.sizes) keys.push_back(key);
+  std::sort(keys.begin(), keys.end(), [&](const auto& x, const auto& y) {
+    return std::make_pair(firstSeen.at(x.first), x.second) < std::make_pair(firstSeen.at(y.first), y.second);
+  });
+  for (const auto& key : keys) {
+    const std::vector<CoordSize>& perWidth = m.sizes.at(key);
     CoordCheckRow row;
     row.name = key.first;
     row.t = key.second;

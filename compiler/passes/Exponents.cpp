@@ -294,7 +294,10 @@ public:
 
   std::vector<ValueExponents> run() {
     vals_.reserve(p_.values.size());
-    for (const auto& v : p_.values) vals_.push_back(eval(v));
+    for (const auto& v : p_.values) {
+      vals_.push_back(eval(v));
+      if (!v.type.isWidth()) forgetParity(vals_.back());
+    }
     std::vector<ValueExponents> out;
     out.reserve(vals_.size());
     for (const auto& a : vals_) out.push_back({a.init.max(), a.delta.max()});
@@ -302,6 +305,18 @@ public:
   }
 
 private:
+  /// A scalar (or finite vector) multiplies a width vector as a common factor:
+  /// whether a later sum over coordinates is a LLN or a CLT depends only on
+  /// the coordinates, so scalars carry no parity (mean(h · s) with h odd in a
+  /// weight is n^(−1/2)·|s| whatever s depends on).
+  void forgetParity(Abstract& a) const {
+    for (Size* s : {&a.init, &a.delta, &a.total}) {
+      Exponent e = s->max();
+      s->parts.clear();
+      s->add({e, Parity(sources_, kEven)});
+    }
+  }
+
   const Abstract& arg(const Value& v, size_t k) const { return vals_[static_cast<size_t>(v.operands[k])]; }
 
   Abstract constant(const Exponent& e) const {

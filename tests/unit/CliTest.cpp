@@ -4,6 +4,8 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "compiler/ir/Rational.h"
+
 #include "TestUtil.h"
 
 namespace tp {
@@ -84,6 +86,90 @@ TEST(Cli, IrPrintsEveryStage) {
   auto u = test::runTpc("ir programs/mlp2_tanh.tp --stage unrolled --data programs/data/mlp2_tanh.json --steps 2");
   EXPECT_EQ(u.exitCode, 0) << u.out;
   EXPECT_NE(u.out.find("[t2 eval0]"), std::string::npos);
+  auto nf = test::runTpc("ir programs/mlp2_tanh.tp --stage netsor --data programs/data/mlp2_tanh.json --steps 1");
+  EXPECT_EQ(nf.exitCode, 0) << nf.out;
+  EXPECT_NE(nf.out.find("scale W2"), std::string::npos) << nf.out;
+  EXPECT_EQ(nf.out.find(" update "), std::string::npos) << nf.out;
+}
+
+TEST(Cli, ClassifyWritesTheReportOfCliMd) {
+  auto r = test::runTpc("classify programs/mlp2_tanh.tp --param ntk --json -", false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json c = nlohmann::json::parse(r.out)["classification"];
+  EXPECT_EQ(c["stable"], true);
+  EXPECT_EQ(c["nontrivial"], true);
+  EXPECT_EQ(c["regime"], "kernel");
+  EXPECT_EQ(c["r"], "1/2");
+  ASSERT_EQ(c["layers"].size(), 3u);
+  EXPECT_EQ(c["layers"][1], nlohmann::json({{"param", "W2"}, {"r_l", "1/2"}, {"feature_learning", false}}));
+  EXPECT_EQ(c["values"]["h2"], nlohmann::json({{"init", "0"}, {"update", "-1/2"}}));
+  EXPECT_EQ(c["values"]["f"], nlohmann::json({{"init", "0"}, {"update", "0"}}));
+  // The reasons cite the value, the step and its source line (h1 is on line 17).
+  std::string reasons = c["reasons"].dump();
+  EXPECT_NE(reasons.find("h1 at step 1 (line 17)"), std::string::npos) << reasons;
+}
+
+TEST(Cli, ClassifyNamesTheValueThatBlowsUp) {
+  auto r = test::runTpc("classify programs/mlp2_tanh.tp --param sp --json -", false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;  // an unstable parametrization is a result, not an error
+  nlohmann::json c = nlohmann::json::parse(r.out)["classification"];
+  EXPECT_EQ(c["regime"], "unstable");
+  // SP at c = 0: W2's first update moves h2 by n^(1/2) (TP4: r_2 = min(1/2, 0) + 0 − 1 + 0 at step 1 is −1/2).
+  EXPECT_NE(c["reasons"].dump().find("h2 at step 1 (line 19) moves by n^(1/2)"), std::string::npos) << c["reasons"];
+}
+
+/// TP4's verdict for μP on mlp2_tanh with the readout's a+b and the global c moved.
+std::string tp4Mlp2(const Rational& A, const Rational& c) {
+  Rational C = 1 + c, r = std::min(A, C) + c - 1;  // r_1 = r_2 (a_1 = −1/2, a_2 = 0)
+  bool stable = A >= Rational(1, 2) && r >= 0 && C >= 1 && A + r >= 1;
+  bool nontrivial = A + r == 1 || C == 1;
+  return !stable ? "unstable" : !nontrivial ? "trivial" : r == 0 ? "feature_learning" : "kernel";
+}
+
+TEST(Cli, SweepDrawsThePhaseDiagramOfTp4) {
+  auto r = test::runTpc(
+      "classify programs/mlp2_tanh.tp --param mup --sweep 'W3.a+b=0:3/2:1/4' --sweep 'c=-1:1:1/4' --json -", false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json s = nlohmann::json::parse(r.out)["sweep"];
+  ASSERT_EQ(s["x"]["values"].size(), 7u);
+  ASSERT_EQ(s["y"]["values"].size(), 9u);
+  ASSERT_EQ(s["points"].size(), 63u);
+  std::map<std::string, int> seen;
+  for (const auto& p : s["points"]) {
+    Rational A = *parseRational(p["x"].get<std::string>()), c = *parseRational(p["y"].get<std::string>());
+    EXPECT_EQ(p["regime"], tp4Mlp2(A, c)) << "a+b = " << p["x"] << ", c = " << p["y"];
+    seen[p["regime"]]++;
+  }
+  EXPECT_EQ(seen.size(), 4u);  // all four phases appear on this grid
+  auto bad = test::runTpc("classify programs/mlp2_tanh.tp --param mup --sweep 'W9.a=0:1:1/2'");
+  EXPECT_EQ(bad.exitCode, 2);
+  EXPECT_NE(bad.out.find("no param 'W9'"), std::string::npos) << bad.out;
+  auto range = test::runTpc("classify programs/mlp2_tanh.tp --param mup --sweep 'c=1:0:1/2'");
+  EXPECT_EQ(range.exitCode, 2) << range.out;
+}
+
+TEST(Cli, CoordcheckComparesFittedAndDerivedExponents) {
+  auto r = test::runTpc(
+      "coordcheck programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 "
+      "--widths 64,256,1024,4096 --seeds 2 --json -",
+      false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json c = nlohmann::json::parse(r.out)["coordcheck"];
+  EXPECT_EQ(c["widths"], nlohmann::json({64, 256, 1024, 4096}));
+  EXPECT_EQ(c["failed"], 0) << c.dump(1);
+  bool sawF = false;
+  for (const auto& row : c["rows"]) {
+    ASSERT_EQ(row["sizes"].size(), 4u);
+    if (row["value"] == "f" && row["t"] == 0) {  // the μP output at init: n^(−1/2) (CLT over the readout)
+      sawF = true;
+      EXPECT_EQ(row["derived"], "-1/2");
+      EXPECT_NEAR(row["fitted"].get<double>(), -0.5, 0.25);
+    }
+  }
+  EXPECT_TRUE(sawF);
+  auto few = test::runTpc("coordcheck programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json "
+                          "--steps 1 --widths 64,128");
+  EXPECT_EQ(few.exitCode, 2) << few.out;
 }
 
 }  // namespace
