@@ -1,0 +1,382 @@
+// Gaussian expectations of activation pairs: arc-cosine, erf and exponential closed forms, else Gauss–Hermite.
+#include "runtime/GaussianExpectation.h"
+
+#include <algorithm>
+#include <cmath>
+#include <complex>
+#include <numbers>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "compiler/ir/Diagnostics.h"
+#include "runtime/Activation.h"
+#include "runtime/Quadrature.h"
+
+namespace tp {
+
+namespace {
+
+using ir::Fn;
+using std::numbers::pi;
+
+// ---------------------------------------------------------------------------
+// Piecewise-polynomial and erf functions: linear combinations of atoms.
+// ---------------------------------------------------------------------------
+
+/// The building blocks of the closed forms. Every derivative of id, square,
+/// relu, step and abs, and erf, erf', is a short combination of atoms at ±x.
+enum class Atom { One, Lin, Quad, Relu, Step, Erf, ErfPrime };
+
+/// coef · atom(mirrored ? −x : x).
+struct Term {
+  double coef;
+  Atom atom;
+  bool mirrored = false;
+};
+
+/// f^(k) as a combination of atoms (empty: identically zero), or nullopt.
+/// The a.e. derivatives follow evalActivation: relu' = step, abs' = sign =
+/// step(x) − step(−x) (0 at 0, like sign), step' = 0.
+std::optional<std::vector<Term>> atomTerms(Fn f, int k) {
+  using V = std::vector<Term>;
+  switch (f) {
+    case Fn::Id: return k == 0 ? V{{1, Atom::Lin}} : k == 1 ? V{{1, Atom::One}} : V{};
+    case Fn::Square:
+      return k == 0 ? V{{1, Atom::Quad}} : k == 1 ? V{{2, Atom::Lin}} : k == 2 ? V{{2, Atom::One}} : V{};
+    case Fn::Relu: return k == 0 ? V{{1, Atom::Relu}} : k == 1 ? V{{1, Atom::Step}} : V{};
+    case Fn::Step: return k == 0 ? V{{1, Atom::Step}} : V{};
+    case Fn::Abs:
+      if (k == 0) return V{{1, Atom::Relu}, {1, Atom::Relu, true}};
+      if (k == 1) return V{{1, Atom::Step}, {-1, Atom::Step, true}};
+      return V{};
+    case Fn::Erf:
+      if (k == 0) return V{{1, Atom::Erf}};
+      if (k == 1) return V{{1, Atom::ErfPrime}};
+      return std::nullopt;
+    default: return std::nullopt;
+  }
+}
+
+/// E[atom(v)], v ~ N(0, b), b > 0 (the same at −v). erf' = (2/√π)e^{−x²} and
+/// E[e^{−v²}] = 1/sqrt(1 + 2b).
+double atomMean(Atom atom, double b) {
+  switch (atom) {
+    case Atom::One: return 1.0;
+    case Atom::Lin: return 0.0;
+    case Atom::Quad: return b;
+    case Atom::Relu: return std::sqrt(b / (2 * pi));
+    case Atom::Step: return 0.5;
+    case Atom::Erf: return 0.0;
+    case Atom::ErfPrime: return 2 / std::sqrt(pi * (1 + 2 * b));
+  }
+  return 0.0;
+}
+
+/// E[A(u)·B(v)] for atoms A ≤ B (in enum order), a, b > 0, |c| ≤ sqrt(ab).
+///
+/// The derivations use four facts:
+///  (S) Stein's lemma: E[u·h(v)] = c·E[h'(v)]  (so Lin × anything).
+///  (R) regression: u = (c/b)·v + w, w ⟂ v, Var w = a − c²/b  (Quad × anything).
+///  (T) tilting: e^{−v²}·N(0, Σ) ∝ N(0, Σ') with Σ' = (Σ⁻¹ + diag(0, 2))⁻¹,
+///      Var'(u) = a − 2c²/(1 + 2b), normaliser E[e^{−v²}] = 1/sqrt(1 + 2b)
+///      (anything × erf').
+///  (E) erf(x) = E_N[sign(√2·x + N)], N ~ N(0, 1), with Sheppard's
+///      E[sign X · sign Y] = (2/π)·asin ρ_XY  (anything × erf).
+/// plus relu = (x + |x|)/2, step = (1 + sign x)/2 and parity (an odd function
+/// of u times an even one of v, or the reverse, has mean 0).
+double atomPair(Atom A, Atom B, double a, double b, double c) {
+  const double r = std::sqrt(std::max(a * b - c * c, 0.0));  // sqrt(ab)·sin θ
+  const double theta = std::atan2(r, c);                      // cos θ = c / sqrt(ab)
+  const double tb = 1 + 2 * b;
+  switch (A) {
+    case Atom::One: return atomMean(B, b);
+    case Atom::Lin:  // (S) with E[h'(v)] of each B
+      switch (B) {
+        case Atom::Lin: return c;
+        case Atom::Quad: return 0.0;
+        case Atom::Relu: return c / 2;
+        case Atom::Step: return c / std::sqrt(2 * pi * b);  // E[δ(v)] = density at 0
+        case Atom::Erf: return 2 * c / std::sqrt(pi * tb);
+        case Atom::ErfPrime: return 0.0;  // erf'' is odd
+        default: break;
+      }
+      break;
+    case Atom::Quad:  // (R): E[u²h(v)] = (c/b)²·E[v²h(v)] + (a − c²/b)·E[h(v)]
+      switch (B) {
+        case Atom::Quad: return a * b + 2 * c * c;                       // Isserlis
+        case Atom::Relu: return (a * b + c * c) / std::sqrt(2 * pi * b);  // E[v²relu v] = 2b^{3/2}/√(2π)
+        case Atom::Step: return a / 2;
+        case Atom::Erf: return 0.0;
+        case Atom::ErfPrime: return 2 * (a * tb - 2 * c * c) / (std::sqrt(pi) * tb * std::sqrt(tb));  // (T)
+        default: break;
+      }
+      break;
+    case Atom::Relu:
+      switch (B) {
+        // Cho & Saul (2009), "Kernel methods for deep learning": half the
+        // arc-cosine kernel of degree 1, sqrt(ab)/(2π)·(sin θ + (π − θ) cos θ).
+        case Atom::Relu: return (r + (pi - theta) * c) / (2 * pi);
+        // The degree-(1, 0) mixture, by the same polar-coordinate integral:
+        // sqrt(a)(1 + cos θ)/(2 sqrt(2π)).
+        case Atom::Step: return (std::sqrt(a * b) + c) / (2 * std::sqrt(2 * pi * b));
+        case Atom::Erf: return c / std::sqrt(pi * tb);  // relu = (x + |x|)/2, (S), parity
+        case Atom::ErfPrime:  // (1/2)·(2/√π)·E[|u|e^{−v²}] by (T), E'|u| = sqrt(2 Var'(u)/π)
+          return std::sqrt(2.0) / pi * std::sqrt(std::max(a * tb - 2 * c * c, 0.0)) / tb;
+        default: break;
+      }
+      break;
+    case Atom::Step:
+      switch (B) {
+        case Atom::Step: return (pi - theta) / (2 * pi);  // Cho & Saul (2009), half of degree 0
+        case Atom::Erf:  // (E): step = (1 + sign)/2, ρ = √2·c / sqrt(a(1 + 2b))
+          return std::asin(std::clamp(std::sqrt(2.0) * c / std::sqrt(a * tb), -1.0, 1.0)) / pi;
+        case Atom::ErfPrime: return 1 / std::sqrt(pi * tb);  // (T): P'(u > 0) = 1/2
+        default: break;
+      }
+      break;
+    case Atom::Erf:
+      switch (B) {
+        // Williams (1997), "Computing with infinite networks", the erf kernel
+        // (also (E) twice): (2/π)·asin(2c / sqrt((1 + 2a)(1 + 2b))).
+        case Atom::Erf: return 2 / pi * std::asin(std::clamp(2 * c / std::sqrt((1 + 2 * a) * tb), -1.0, 1.0));
+        case Atom::ErfPrime: return 0.0;  // parity
+        default: break;
+      }
+      break;
+    case Atom::ErfPrime:
+      // (4/π)·E[e^{−u²−v²}] = (4/π)·det(I + 2Σ)^{−1/2}.
+      if (B == Atom::ErfPrime) return 4 / pi / std::sqrt((1 + 2 * a) * tb - 4 * c * c);
+      break;
+  }
+  throw InternalError("atomPair: atoms out of order");
+}
+
+/// Σ_{s,t} coef_s coef_t E[A_s(±u) B_t(±v)]; a mirror flips the sign of c.
+double atomCombination(const std::vector<Term>& fs, const std::vector<Term>& gs, double a, double b,
+                       double c) {
+  double total = 0;
+  for (const Term& s : fs)
+    for (const Term& t : gs) {
+      double cst = s.mirrored != t.mirrored ? -c : c;
+      double e = s.atom <= t.atom ? atomPair(s.atom, t.atom, a, b, cst) : atomPair(t.atom, s.atom, b, a, cst);
+      total += s.coef * t.coef * e;
+    }
+  return total;
+}
+
+// ---------------------------------------------------------------------------
+// exp, sin, cos: real parts of complex exponentials.
+// ---------------------------------------------------------------------------
+
+using Complex = std::complex<double>;
+
+/// f^(k)(x) = Re(amp · e^{rate·x}).
+struct Wave {
+  Complex amp, rate;
+};
+
+/// exp^(k) = exp; sin^(k)(x) = sin(x + kπ/2) = Re(−i·i^k·e^{ix});
+/// cos^(k)(x) = cos(x + kπ/2) = Re(i^k·e^{ix}).
+std::optional<Wave> waveOf(Fn f, int k) {
+  static const Complex kPowersOfI[4] = {{1, 0}, {0, 1}, {-1, 0}, {0, -1}};
+  const Complex ik = kPowersOfI[k % 4], i(0, 1);
+  switch (f) {
+    case Fn::Exp: return Wave{1.0, 1.0};
+    case Fn::Sin: return Wave{-i * ik, i};
+    case Fn::Cos: return Wave{ik, i};
+    default: return std::nullopt;
+  }
+}
+
+/// E[e^{λu + μv}] = exp((λ²a + 2λμc + μ²b)/2), the Gaussian moment
+/// generating function, valid for complex λ, μ.
+Complex mgf(Complex lambda, Complex mu, double a, double b, double c) {
+  return std::exp((lambda * lambda * a + 2.0 * lambda * mu * c + mu * mu * b) / 2.0);
+}
+
+/// E[Re(A e^{λu}) · Re(B e^{μv})] by Re X · Re Y = (Re XY + Re XȲ)/2.
+double wavePair(const Wave& f, const Wave& g, double a, double b, double c) {
+  return 0.5 * (f.amp * g.amp * mgf(f.rate, g.rate, a, b, c)).real() +
+         0.5 * (f.amp * std::conj(g.amp) * mgf(f.rate, std::conj(g.rate), a, b, c)).real();
+}
+
+// ---------------------------------------------------------------------------
+// Dispatch.
+// ---------------------------------------------------------------------------
+
+/// E[f^(k)(u)], u ~ N(0, var), var > 0, if a closed form is known.
+std::optional<double> singleClosedForm(Fn f, int k, double var) {
+  if (auto terms = atomTerms(f, k)) {
+    double total = 0;
+    for (const Term& t : *terms) total += t.coef * atomMean(t.atom, var);
+    return total;
+  }
+  if (auto w = waveOf(f, k)) return (w->amp * mgf(w->rate, 0.0, var, 0.0, 0.0)).real();
+  return std::nullopt;
+}
+
+/// f^(k)(x) = α + β·x exactly (including f^(k) ≡ 0), if so.
+std::optional<std::pair<double, double>> affineCoefficients(Fn f, int k) {
+  auto terms = atomTerms(f, k);
+  if (!terms) return std::nullopt;
+  double alpha = 0, beta = 0;
+  for (const Term& t : *terms) {
+    if (t.atom == Atom::One) alpha += t.coef;
+    else if (t.atom == Atom::Lin) beta += t.coef;
+    else return std::nullopt;
+  }
+  return std::pair{alpha, beta};
+}
+
+/// E[(α + βu)·g^(gk)(v)] = α·E[g^(gk)] + β·c·E[g^(gk+1)] (Stein's lemma), when
+/// the needed one-dimensional expectations are closed forms.
+std::optional<double> affinePair(std::pair<double, double> ab, Fn g, int gk, double varV, double c) {
+  auto [alpha, beta] = ab;
+  double total = 0;
+  if (alpha != 0) {
+    auto m = singleClosedForm(g, gk, varV);
+    if (!m) return std::nullopt;
+    total += alpha * *m;
+  }
+  if (beta != 0 && c != 0) {
+    auto m = singleClosedForm(g, gk + 1, varV);
+    if (!m) return std::nullopt;
+    total += beta * c * *m;
+  }
+  return total;
+}
+
+/// The closed form of E[f^(fk)(u) g^(gk)(v)] for a, b > 0, if one is known.
+std::optional<double> pairClosedForm(Fn f, int fk, Fn g, int gk, double a, double b, double c) {
+  auto ft = atomTerms(f, fk), gt = atomTerms(g, gk);
+  if (ft && gt) return atomCombination(*ft, *gt, a, b, c);
+  auto fw = waveOf(f, fk), gw = waveOf(g, gk);
+  if (fw && gw) return wavePair(*fw, *gw, a, b, c);
+  if (auto fa = affineCoefficients(f, fk))
+    if (auto e = affinePair(*fa, g, gk, b, c)) return e;
+  if (auto ga = affineCoefficients(g, gk))
+    if (auto e = affinePair(*ga, f, fk, a, c)) return e;
+  return std::nullopt;
+}
+
+/// The coarser rule that the a-posteriori error estimate compares with.
+int coarseOrder(int order) { return order >= 2 ? order / 2 : 2; }
+
+/// Σ_i w_i f^(k)(sqrt(var)·x_i).
+double singleRule(Fn f, int k, double var, int order) {
+  const GaussHermiteRule& rule = gaussHermite(order);
+  const size_t n = rule.nodes.size();
+  std::vector<double> y(n);
+  const double s = std::sqrt(var);
+  for (size_t i = 0; i < n; ++i) y[i] = s * rule.nodes[i];
+  applyActivation(f, k, y.data(), y.data(), n);
+  double total = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (rule.weights[i] != 0) total += rule.weights[i] * y[i];
+  return total;
+}
+
+/// The tensor rule on u = sqrt(a)·z1, v = (c/sqrt(a))·z1 + sqrt(b − c²/a)·z2
+/// (a > 0): the Cholesky factor of the covariance, so z1, z2 are independent
+/// standard Gaussians. Nodes whose weight underflowed to 0 are skipped, and so
+/// are rows where f^(fk)(u) = 0 (half of them for relu and step), which also
+/// keeps 0·inf from turning into NaN.
+double tensorRule(Fn f, int fk, Fn g, int gk, double a, double b, double c, int order) {
+  const GaussHermiteRule& rule = gaussHermite(order);
+  const size_t n = rule.nodes.size();
+  const std::vector<double>& x = rule.nodes;
+  const std::vector<double>& w = rule.weights;
+  const double sa = std::sqrt(a), slope = c / sa, rest = std::sqrt(std::max(b - c * c / a, 0.0));
+  std::vector<double> fu(n), v(n);
+  for (size_t i = 0; i < n; ++i) fu[i] = sa * x[i];
+  applyActivation(f, fk, fu.data(), fu.data(), n);
+  double total = 0;
+  for (size_t i = 0; i < n; ++i) {
+    if (w[i] == 0 || fu[i] == 0) continue;
+    for (size_t j = 0; j < n; ++j) v[j] = slope * x[i] + rest * x[j];
+    applyActivation(g, gk, v.data(), v.data(), n);
+    double inner = 0;
+    for (size_t j = 0; j < n; ++j)
+      if (w[j] != 0) inner += w[j] * v[j];
+    total += w[i] * fu[i] * inner;
+  }
+  return total;
+}
+
+PairExpectation withErrorEstimate(double fine, double coarse) { return {fine, std::fabs(fine - coarse), false}; }
+
+void checkVariance(double var, const char* what) {
+  if (!(var >= 0) || !std::isfinite(var))
+    throw std::invalid_argument(std::string(what) + " must be finite and >= 0, got " + std::to_string(var));
+}
+
+void checkOrders(int k1, int k2, int order) {
+  if (k1 < 0 || k2 < 0) throw std::invalid_argument("Gaussian expectation: negative derivative order");
+  if (order < 1 || order > kMaxGaussHermiteOrder)
+    throw std::invalid_argument("Gaussian expectation: quadrature order " + std::to_string(order) +
+                                " outside 1.." + std::to_string(kMaxGaussHermiteOrder));
+}
+
+/// Checks a covariance and clamps it into [−sqrt(ab), sqrt(ab)]. The relative
+/// slack 1e-9 accepts covariances that kernel recursions push a few ulps past
+/// the Cauchy–Schwarz bound, and nothing that is genuinely not positive
+/// semi-definite.
+double checkedCovariance(double a, double b, double c) {
+  checkVariance(a, "varU");
+  checkVariance(b, "varV");
+  const double bound = std::sqrt(a * b);
+  if (!std::isfinite(c) || std::fabs(c) > bound * (1 + 1e-9))
+    throw std::invalid_argument("Gaussian expectation: covariance " + std::to_string(c) +
+                                " exceeds sqrt(varU·varV) = " + std::to_string(bound));
+  return std::clamp(c, -bound, bound);
+}
+
+/// E[f^(k)(u)], u ~ N(0, var), with the closed form if allowed and known.
+PairExpectation singleExpectation(Fn f, int k, double var, int order, bool allowClosedForm) {
+  if (var == 0) return {evalActivation(f, k, 0.0), 0.0, true};
+  if (allowClosedForm)
+    if (auto e = singleClosedForm(f, k, var)) return {*e, 0.0, true};
+  return withErrorEstimate(singleRule(f, k, var, order), singleRule(f, k, var, coarseOrder(order)));
+}
+
+PairExpectation pairExpectation(Fn f, int fk, Fn g, int gk, double a, double b, double c, int order,
+                                bool allowClosedForm) {
+  checkOrders(fk, gk, order);
+  c = checkedCovariance(a, b, c);
+  // A zero variance pins that variable to 0 (and forces c = 0): the pair is a
+  // constant times a one-dimensional expectation. A zero constant wins even
+  // over an infinite expectation, since the integrand is 0 everywhere.
+  if (a == 0 || b == 0) {
+    bool uFixed = a == 0;
+    double fixed = uFixed ? evalActivation(f, fk, 0.0) : evalActivation(g, gk, 0.0);
+    if (fixed == 0) return {0.0, 0.0, true};
+    PairExpectation e = uFixed ? singleExpectation(g, gk, b, order, allowClosedForm)
+                               : singleExpectation(f, fk, a, order, allowClosedForm);
+    return {fixed * e.value, std::fabs(fixed) * e.error, e.closedForm};
+  }
+  if (allowClosedForm)
+    if (auto e = pairClosedForm(f, fk, g, gk, a, b, c)) return {*e, 0.0, true};
+  return withErrorEstimate(tensorRule(f, fk, g, gk, a, b, c, order),
+                           tensorRule(f, fk, g, gk, a, b, c, coarseOrder(order)));
+}
+
+}  // namespace
+
+PairExpectation expectPair(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov, int order) {
+  return pairExpectation(f, fk, g, gk, varU, varV, cov, order, true);
+}
+
+PairExpectation expectPairQuadrature(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov,
+                                     int order) {
+  return pairExpectation(f, fk, g, gk, varU, varV, cov, order, false);
+}
+
+double expectSingle(ir::Fn f, int k, double var, int order) {
+  checkOrders(k, 0, order);
+  checkVariance(var, "var");
+  return singleExpectation(f, k, var, order, true).value;
+}
+
+}  // namespace tp
