@@ -186,8 +186,9 @@ TEST(Classify, ReproducesTp4OnEveryTupleOfAOneHiddenLayerGrid) {
   std::cout << "TP4 one-hidden-layer grid: " << checked << " tuples;";
   for (const auto& [r, count] : regimes) std::cout << " " << r << " " << count;
   std::cout << "\n";
-  if (kStride == 1)  // a strided sample of this regular grid can miss a regime
+  if (kStride == 1) {  // a strided sample of this regular grid can miss a regime
     for (const char* r : {"unstable", "trivial", "kernel", "feature_learning"}) EXPECT_GE(regimes[r], 20) << r;
+  }
 }
 
 }  // namespace
