@@ -117,6 +117,16 @@ passes::Schedule schedule(const Options& o, const ir::Program& program, const Da
   return s;
 }
 
+/// Refuses a width whose dense params would not fit in memory (with room for the rest).
+void refuseWidthBeyondMemory(const ir::Program& program, int width, const std::string& option) {
+  double bytes = paramBytes(program, width);
+  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+  if (bytes > 0.6 * physical)
+    throw UsageError(option + ": width " + std::to_string(width) + " needs " +
+                     std::to_string(static_cast<long>(bytes / 1e9)) + " GB for the params, more than 60% of this machine's " +
+                     std::to_string(static_cast<long>(physical / 1e9)) + " GB: choose a smaller " + option);
+}
+
 // ---- Subcommands -------------------------------------------------------------
 
 int cmdCheck(const Options& o) {
@@ -202,13 +212,7 @@ int cmdSimulate(const Options& o) {
   auto passStart = std::chrono::steady_clock::now();
   ir::Program unrolled = runUntil(program, "unrolled", po);
   double passesMs = msSince(passStart);
-  // Refuse a width whose dense params would not fit in memory (with room for the rest).
-  double bytes = paramBytes(program, o.width);
-  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (bytes > 0.6 * physical)
-    throw UsageError("--width " + std::to_string(o.width) + " needs " + std::to_string(static_cast<long>(bytes / 1e9)) +
-                     " GB for the params, more than 60% of this machine's " +
-                     std::to_string(static_cast<long>(physical / 1e9)) + " GB: choose a smaller --width");
+  refuseWidthBeyondMemory(program, o.width, "--width");
   SimulationOptions so;
   so.width = o.width;
   so.seeds = o.seeds;
@@ -340,10 +344,7 @@ int cmdCoordcheck(const Options& o) {
   PipelineOptions po;
   po.schedule = schedule(o, program, data);
   ir::Program netsor = runUntil(program, "netsor", po);
-  int widest = *std::max_element(o.widths.begin(), o.widths.end());
-  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (paramBytes(program, widest) > 0.6 * physical)
-    throw UsageError("--widths: width " + std::to_string(widest) + " needs more than 60% of this machine's memory");
+  refuseWidthBeyondMemory(program, *std::max_element(o.widths.begin(), o.widths.end()), "--widths");
   CoordCheckOptions co;
   co.widths = o.widths;
   co.seeds = o.seeds;
