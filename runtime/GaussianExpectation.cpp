@@ -248,19 +248,6 @@ std::optional<double> affinePair(std::pair<double, double> ab, Fn g, int gk, dou
   return total;
 }
 
-/// The closed form of E[f^(fk)(u) g^(gk)(v)] for a, b > 0, if one is known.
-std::optional<double> pairClosedForm(Fn f, int fk, Fn g, int gk, double a, double b, double c) {
-  auto ft = atomTerms(f, fk), gt = atomTerms(g, gk);
-  if (ft && gt) return atomCombination(*ft, *gt, a, b, c);
-  auto fw = waveOf(f, fk), gw = waveOf(g, gk);
-  if (fw && gw) return wavePair(*fw, *gw, a, b, c);
-  if (auto fa = affineCoefficients(f, fk))
-    if (auto e = affinePair(*fa, g, gk, b, c)) return e;
-  if (auto ga = affineCoefficients(g, gk))
-    if (auto e = affinePair(*ga, f, fk, a, c)) return e;
-  return std::nullopt;
-}
-
 /// The coarser rule that the a-posteriori error estimate compares with.
 int coarseOrder(int order) { return order >= 2 ? order / 2 : 2; }
 
@@ -343,23 +330,7 @@ PairExpectation singleExpectation(Fn f, int k, double var, int order, bool allow
 
 PairExpectation pairExpectation(Fn f, int fk, Fn g, int gk, double a, double b, double c, int order,
                                 bool allowClosedForm) {
-  checkOrders(fk, gk, order);
-  c = checkedCovariance(a, b, c);
-  // A zero variance pins that variable to 0 (and forces c = 0): the pair is a
-  // constant times a one-dimensional expectation. A zero constant wins even
-  // over an infinite expectation, since the integrand is 0 everywhere.
-  if (a == 0 || b == 0) {
-    bool uFixed = a == 0;
-    double fixed = uFixed ? evalActivation(f, fk, 0.0) : evalActivation(g, gk, 0.0);
-    if (fixed == 0) return {0.0, 0.0, true};
-    PairExpectation e = uFixed ? singleExpectation(g, gk, b, order, allowClosedForm)
-                               : singleExpectation(f, fk, a, order, allowClosedForm);
-    return {fixed * e.value, std::fabs(fixed) * e.error, e.closedForm};
-  }
-  if (allowClosedForm)
-    if (auto e = pairClosedForm(f, fk, g, gk, a, b, c)) return {*e, 0.0, true};
-  return withErrorEstimate(tensorRule(f, fk, g, gk, a, b, c, order),
-                           tensorRule(f, fk, g, gk, a, b, c, coarseOrder(order)));
+  return PreparedPair(f, fk, g, gk, order, allowClosedForm).evaluate(a, b, c);
 }
 
 }  // namespace
@@ -371,6 +342,79 @@ PairExpectation expectPair(ir::Fn f, int fk, ir::Fn g, int gk, double varU, doub
 PairExpectation expectPairQuadrature(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov,
                                      int order) {
   return pairExpectation(f, fk, g, gk, varU, varV, cov, order, false);
+}
+
+struct PreparedPair::Impl {
+  std::vector<Term> ft, gt;                 // Atoms
+  Wave fw{}, gw{};                          // Waves
+  std::pair<double, double> affine{0, 0};   // AffineLeft (f affine) / AffineRight (g affine)
+};
+
+PreparedPair::PreparedPair(Fn f, int fk, Fn g, int gk, int order, bool allowClosedForm)
+    : f_(f), g_(g), fk_(fk), gk_(gk), order_(order), allowClosedForm_(allowClosedForm) {
+  checkOrders(fk, gk, order);
+  auto impl = std::make_shared<Impl>();
+  if (allowClosedForm) {
+    auto ft = atomTerms(f, fk), gt = atomTerms(g, gk);
+    auto fw = waveOf(f, fk), gw = waveOf(g, gk);
+    auto fa = affineCoefficients(f, fk), ga = affineCoefficients(g, gk);
+    // affinePair is nullopt exactly when a needed 1-D closed form is missing,
+    // whatever the (positive) variance and (nonzero) covariance.
+    if (ft && gt) {
+      kind_ = Kind::Atoms;
+      impl->ft = *ft;
+      impl->gt = *gt;
+    } else if (fw && gw) {
+      kind_ = Kind::Waves;
+      impl->fw = *fw;
+      impl->gw = *gw;
+    } else if (fa && affinePair(*fa, g, gk, 1.0, 0.5)) {
+      kind_ = Kind::AffineLeft;
+      impl->affine = *fa;
+    } else if (ga && affinePair(*ga, f, fk, 1.0, 0.5)) {
+      kind_ = Kind::AffineRight;
+      impl->affine = *ga;
+    }
+  }
+  impl_ = std::move(impl);
+}
+
+double PreparedPair::closed(double a, double b, double c) const {
+  switch (kind_) {
+    case Kind::Atoms: return atomCombination(impl_->ft, impl_->gt, a, b, c);
+    case Kind::Waves: return wavePair(impl_->fw, impl_->gw, a, b, c);
+    case Kind::AffineLeft: return *affinePair(impl_->affine, g_, gk_, b, c);
+    case Kind::AffineRight: return *affinePair(impl_->affine, f_, fk_, a, c);
+    case Kind::Quadrature: break;
+  }
+  throw InternalError("PreparedPair: no closed form");
+}
+
+/// A zero variance pins that variable to 0 (and forces c = 0): the pair is a
+/// constant times a one-dimensional expectation. A zero constant wins even
+/// over an infinite expectation, since the integrand is 0 everywhere.
+PairExpectation PreparedPair::degenerate(double a, double b) const {
+  bool uFixed = a == 0;
+  double fixed = uFixed ? evalActivation(f_, fk_, 0.0) : evalActivation(g_, gk_, 0.0);
+  if (fixed == 0) return {0.0, 0.0, true};
+  PairExpectation e = uFixed ? singleExpectation(g_, gk_, b, order_, allowClosedForm_)
+                             : singleExpectation(f_, fk_, a, order_, allowClosedForm_);
+  return {fixed * e.value, std::fabs(fixed) * e.error, e.closedForm};
+}
+
+PairExpectation PreparedPair::evaluate(double a, double b, double c) const {
+  c = checkedCovariance(a, b, c);
+  if (a == 0 || b == 0) return degenerate(a, b);
+  if (kind_ != Kind::Quadrature) return {closed(a, b, c), 0.0, true};
+  return withErrorEstimate(tensorRule(f_, fk_, g_, gk_, a, b, c, order_),
+                           tensorRule(f_, fk_, g_, gk_, a, b, c, coarseOrder(order_)));
+}
+
+double PreparedPair::value(double a, double b, double c) const {
+  c = checkedCovariance(a, b, c);
+  if (a == 0 || b == 0) return degenerate(a, b).value;
+  if (kind_ != Kind::Quadrature) return closed(a, b, c);
+  return tensorRule(f_, fk_, g_, gk_, a, b, c, order_);
 }
 
 double expectSingle(ir::Fn f, int k, double var, int order) {

@@ -1,6 +1,10 @@
 // Expectations of activation derivatives under 1-D and 2-D centred Gaussians: closed forms, else Gauss–Hermite.
 #pragma once
 
+#include <memory>
+#include <optional>
+#include <vector>
+
 #include "compiler/ir/IR.h"
 
 namespace tp {
@@ -45,6 +49,31 @@ struct PairExpectation {
 /// derivative order, or an order outside 1..512.
 PairExpectation expectPair(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov,
                            int order = 64);
+
+/// expectPair with the function pair fixed: the dispatch to a closed form is
+/// decided once, so that kernel recursions evaluating millions of entries pay
+/// only for the formula (or the quadrature). Same results and exceptions.
+class PreparedPair {
+public:
+  PreparedPair(ir::Fn f, int fk, ir::Fn g, int gk, int order = 64, bool allowClosedForm = true);
+  /// The expectation, with the error estimate of expectPair.
+  PairExpectation evaluate(double varU, double varV, double cov) const;
+  /// The expectation only: a quadrature skips the coarse rule of the estimate.
+  double value(double varU, double varV, double cov) const;
+  /// True when positive variances get a closed form.
+  bool closedForm() const { return kind_ != Kind::Quadrature; }
+
+private:
+  enum class Kind { Atoms, Waves, AffineLeft, AffineRight, Quadrature };
+  PairExpectation degenerate(double varU, double varV) const;
+  double closed(double a, double b, double c) const;
+  ir::Fn f_, g_;
+  int fk_, gk_, order_;
+  bool allowClosedForm_;
+  Kind kind_ = Kind::Quadrature;
+  struct Impl;
+  std::shared_ptr<const Impl> impl_;
+};
 
 /// The Gauss–Hermite estimate of expectPair, never a closed form (same
 /// arguments, error estimate and exceptions). For cross-checks and tests.
