@@ -5,7 +5,8 @@
 
 #include "TestUtil.h"
 #include "compiler/ir/Parametrization.h"
-#include "runtime/Nngp.h"
+#include "compiler/driver/Pipeline.h"
+#include "runtime/KernelLimit.h"
 #include "runtime/Simulator.h"
 
 namespace tp {
@@ -17,6 +18,8 @@ double arcCosine1(double a, double b, double c) {
   double cosT = std::clamp(c / std::sqrt(a * b), -1.0, 1.0), t = std::acos(cosT);
   return std::sqrt(a * b) / (2 * M_PI) * (std::sin(t) + (M_PI - t) * cosT);
 }
+
+ir::Program differentiated(const ir::Program& typed) { return driver::runUntil(typed, "differentiated", {}); }
 
 std::vector<ExampleInputs> evalExamples(const Dataset& data) {
   std::vector<ExampleInputs> out;
@@ -33,8 +36,8 @@ TEST(Nngp, DeepReluMatchesTheArcCosineRecursion) {
   ir::Program typed = test::typedProgram("programs/mlp3_relu.tp");
   Dataset data = readDataset(test::sourcePath("programs/data/mlp3_relu.json"), typed.inputs);
   std::vector<ExampleInputs> xs = evalExamples(data);
-  NngpResult r = nngpKernels(typed, ir::resolveParametrization(typed, "ntk", std::nullopt), xs);
-  const auto& k = r.kernels.at("f");
+  auto r = nngpKernels(differentiated(typed), ir::resolveParametrization(typed, "ntk", std::nullopt), xs);
+  const auto& k = r.at("f");
   size_t P = xs.size();
   for (size_t p = 0; p < P; ++p)
     for (size_t q = 0; q < P; ++q) {
@@ -56,8 +59,8 @@ TEST(Nngp, DeepReluMatchesTheArcCosineRecursion) {
 TEST(Nngp, VanishesWhenTheReadoutIsSmallerThanTheClt) {
   ir::Program typed = test::typedProgram("programs/mlp2_tanh.tp");
   Dataset data = readDataset(test::sourcePath("programs/data/mlp2_tanh.json"), typed.inputs);
-  NngpResult r = nngpKernels(typed, ir::resolveParametrization(typed, "mup", std::nullopt), evalExamples(data));
-  for (const auto& row : r.kernels.at("f"))
+  auto r = nngpKernels(differentiated(typed), ir::resolveParametrization(typed, "mup", std::nullopt), evalExamples(data));
+  for (const auto& row : r.at("f"))
     for (double x : row) EXPECT_EQ(x, 0.0);  // μP readout: a + b = 1 > 1/2, f_0 → 0
 }
 
@@ -69,7 +72,7 @@ TEST(Nngp, UnsupportedFormsAreClearErrors) {
       "prod.tp", diags);
   ASSERT_TRUE(p) << diags.format();
   try {
-    nngpKernels(*p, ir::resolveParametrization(*p, "ntk", std::nullopt), {ExampleInputs{{"x", {1.0, 0.5}}}});
+    nngpKernels(differentiated(*p), ir::resolveParametrization(*p, "ntk", std::nullopt), {ExampleInputs{{"x", {1.0, 0.5}}}});
     FAIL() << "expected an error";
   } catch (const UserError& e) {
     EXPECT_NE(std::string(e.what()).find("prod.tp:8:"), std::string::npos) << e.what();
@@ -86,7 +89,7 @@ TEST(Nngp, MatchesTheVarianceOfSimulatedInitialOutputs) {
   // Train examples too: more points to compare.
   std::vector<ExampleInputs> xs;
   for (size_t e = 0; e < data.train.count; ++e) xs.push_back({{"x", data.train.columns.at("x")[e]}});
-  NngpResult r = nngpKernels(typed, pz, xs);
+  auto r = nngpKernels(differentiated(typed), pz, xs);
   driver::PipelineOptions o;
   o.schedule = {0, 0, static_cast<int>(data.train.count), static_cast<int>(data.train.count), false};
   Dataset asEval = data;
@@ -98,7 +101,7 @@ TEST(Nngp, MatchesTheVarianceOfSimulatedInitialOutputs) {
   SimulationResult sim = simulate(unrolled, asEval, finiteWidthSetup(typed, pz, 1024, 1), so);
   for (size_t e = 0; e < xs.size(); ++e) {
     double var = sim.steps[0].outputs.at("f")[e].variance[0];
-    EXPECT_NEAR(var, r.kernels.at("f")[e][e], 0.09 * r.kernels.at("f")[e][e]) << "example " << e;
+    EXPECT_NEAR(var, r.at("f")[e][e], 0.09 * r.at("f")[e][e]) << "example " << e;
   }
 }
 
