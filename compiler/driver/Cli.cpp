@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 #include <iostream>
 #include <sstream>
 #include <unistd.h>
@@ -18,6 +19,7 @@
 #include "compiler/ir/Printer.h"
 #include "frontend/Parser.h"
 #include "runtime/Dataset.h"
+#include "runtime/KernelLimit.h"
 #include "runtime/Simulator.h"
 
 namespace tp::driver {
@@ -50,6 +52,9 @@ struct Options {
   int seeds = 1;
   int threads = 1;
   uint64_t seed = 0;
+  std::string method = "auto";
+  int samples = 4096;
+  int order = 64;
 };
 
 double msSince(std::chrono::steady_clock::time_point start) {
@@ -401,6 +406,135 @@ int cmdCoordcheck(const Options& o) {
   return kSuccess;
 }
 
+/// The first step at which a value's exponent grows: where an unstable limit becomes infinite.
+int firstBlowUp(const passes::Classification& c) {
+  int first = c.steps + 1;
+  for (const auto& [name, perStep] : c.values)
+    for (const auto& st : perStep)
+      if (st.e.total() > passes::Exponent::of(0)) first = std::min(first, st.t);
+  return first;
+}
+
+/// Steps t ≥ `from` of a diverging limit: every output, variance and loss "inf".
+void appendInfiniteSteps(std::vector<StepSummary>& steps, int from, int to, const std::string& output, size_t evalCount,
+                         size_t size) {
+  const double inf = std::numeric_limits<double>::infinity();
+  for (int t = from; t <= to; ++t) {
+    StepSummary s;
+    s.t = t;
+    s.loss = {{inf}, {0.0}, {0.0}};
+    for (size_t e = 0; e < evalCount; ++e)
+      s.outputs[output].push_back({std::vector<double>(size, inf), std::vector<double>(size, inf), std::vector<double>(size, 0.0)});
+    steps.push_back(s);
+  }
+}
+
+void printLimit(const Options& o, const ir::Parametrization& pz, const passes::Classification& c,
+                const KernelLimitResult& r) {
+  std::cout << "limit " << o.file << "  param " << pz.name << "  regime " << c.regime << "  method "
+            << (c.regime == "unstable" ? "none" : "kernel") << " (" << r.method
+            << (r.method == "montecarlo" ? ", " + std::to_string(r.samples) + " draws of f_0" : "") << ")\n";
+  SimulationResult asSim;
+  asSim.steps = r.steps;
+  std::cout << std::setw(4) << "t" << "  " << std::setw(24) << "loss";
+  for (const auto& [name, perExample] : r.steps[0].outputs)
+    for (size_t e = 0; e < perExample.size(); ++e)
+      std::cout << "  " << std::setw(24) << name + "[eval " + std::to_string(e) + "] (sd)";
+  std::cout << "\n";
+  auto num = [](double x) {
+    if (!std::isfinite(x)) return std::string(std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+    std::ostringstream s;
+    s << std::setprecision(6) << x;
+    return s.str();
+  };
+  for (const auto& st : r.steps) {
+    std::cout << std::setw(4) << st.t << "  " << std::setw(24) << num(st.loss.mean[0]);
+    for (const auto& [name, perExample] : st.outputs)
+      for (const auto& s : perExample) {
+        std::string text;
+        for (size_t i = 0; i < s.mean.size(); ++i)
+          text += (i ? ", " : "") + num(s.mean[i]) + " (" + num(std::sqrt(s.variance[i])) + ")";
+        std::cout << "  " << std::setw(24) << text;
+      }
+    std::cout << "\n";
+  }
+}
+
+int cmdLimit(const Options& o) {
+  if (o.method == "exact" || o.method == "quadrature" || o.method == "montecarlo")
+    throw UsageError("--method " + o.method + " (the feature-learning limit) is not available yet; use auto or kernel");
+  Prepared prep = prepare(o, "differentiated");
+  const ir::Program& program = prep.program;
+  const ir::Parametrization& pz = prep.pz;
+  auto passStart = std::chrono::steady_clock::now();
+  passes::Classification c = classifyProgram(program, pz);
+  passes::Schedule sched = schedule(o, program, prep.data);
+  if (c.regime == "feature_learning")
+    throw UserError("the limit of a feature-learning parametrization (" + pz.name +
+                    ") needs the Z-program evaluators (exact, quadrature, montecarlo), which are not available yet; "
+                    "the kernel method applies to the kernel and trivial regimes");
+  passes::KernelDerivation d = passes::deriveKernels(prep.staged, pz);
+  double passesMs = prep.passesMs + msSince(passStart);
+  KernelLimitOptions ko;
+  ko.eval.order = o.order;
+  ko.eval.threads = o.threads;
+  ko.samples = o.samples;
+  ko.seed = o.seed;
+  auto evalStart = std::chrono::steady_clock::now();
+  KernelLimitResult r;
+  size_t evalCount = prep.data.eval.count, size = static_cast<size_t>(d.outputSize);
+  if (c.regime == "unstable") {
+    // The limit is infinite from the first step at which something grows; before it, the NNGP.
+    int from = std::min(firstBlowUp(c), sched.steps + 1);
+    if (d.nngpDiverges) from = 0;
+    if (from > 0) {
+      passes::Schedule before = sched;
+      before.steps = from - 1;
+      r = kernelLimit(prep.staged, d, prep.data, before, ko);
+    }
+    r.method = "none";
+    appendInfiniteSteps(r.steps, from, sched.steps, d.output, evalCount, size);
+  } else {
+    if (d.nngpDiverges || d.ntkDiverges) throw InternalError("a stable parametrization with a diverging kernel: " + d.why);
+    r = kernelLimit(prep.staged, d, prep.data, sched, ko);
+  }
+  double evalMs = msSince(evalStart);
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(pz, program);
+    report["classification"] = classificationJson(c);
+    nlohmann::json contributions;
+    for (const auto& [param, verdict] : d.contributions) contributions[param] = verdict;
+    nlohmann::json limit = {{"method", c.regime == "unstable" ? "none" : "kernel"},
+                            {"evaluation", r.method},
+                            {"seed", o.seed},
+                            {"quadrature_order", o.order},
+                            {"quadrature_error", number(r.quadratureError)},
+                            {"contributions", contributions},
+                            {"steps", stepsJson(r.steps)}};
+    if (r.method == "montecarlo") limit["samples"] = r.samples;
+    if (!r.evalKernels.nngp.empty()) {
+      limit["kernels"]["nngp"] = kernelJson(r.evalKernels.nngp[0][0]);
+      if (!r.evalKernels.ntk.empty()) limit["kernels"]["ntk"] = kernelJson(r.evalKernels.ntk[0][0]);
+      if (size > 1 && !r.evalKernels.ntk.empty()) {
+        nlohmann::json blocks = nlohmann::json::array();
+        for (const auto& row : r.evalKernels.ntk) {
+          nlohmann::json b = nlohmann::json::array();
+          for (const auto& m : row) b.push_back(kernelJson(m));
+          blocks.push_back(b);
+        }
+        limit["kernels"]["ntk_by_coordinate"] = blocks;
+      }
+    }
+    report["limit"] = limit;
+    report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  printLimit(o, pz, c, r);
+  return kSuccess;
+}
+
 void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
   cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
@@ -441,6 +575,19 @@ int runMain(int argc, char** argv) {
   sim->add_option("--width", o.width, "the width n")->required()->check(CLI::Range(1, 1000000));
   sim->add_option("--seeds", o.seeds, "independent initialisations to average")->check(CLI::Range(1, 100000));
 
+  auto* lim = app.add_subcommand("limit", "derive and evaluate the infinite-width limit");
+  lim->add_option("FILE", o.file, "the .tp program")->required();
+  addCommon(lim, o);
+  lim->get_option("--param")->required();
+  lim->add_option("--data", o.data, "the JSON data file")->required();
+  lim->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 100000));
+  lim->add_option("--method", o.method, "auto (default) or kernel; exact, quadrature, montecarlo: later")
+      ->check(CLI::IsMember({"auto", "kernel", "exact", "quadrature", "montecarlo"}));
+  lim->add_option("--samples", o.samples, "draws of f_0 where the dynamics are sampled (default 4096)")
+      ->check(CLI::Range(2, 10000000));
+  lim->add_option("--order", o.order, "Gauss–Hermite points per dimension where no closed form exists (default 64)")
+      ->check(CLI::Range(1, 512));
+
   auto* cls = app.add_subcommand("classify", "width-exponent analysis and regime classification");
   cls->add_option("FILE", o.file, "the .tp program")->required();
   addCommon(cls, o);
@@ -472,6 +619,7 @@ int runMain(int argc, char** argv) {
     if (check->parsed()) return cmdCheck(o);
     if (ir->parsed()) return cmdIr(o);
     if (sim->parsed()) return cmdSimulate(o);
+    if (lim->parsed()) return cmdLimit(o);
     if (cc->parsed()) {
       if (cc->count("--seeds") == 0) o.seeds = 4;
       if (o.widths.size() < 3) throw UsageError("--widths needs at least three widths to fit a slope");

@@ -66,9 +66,9 @@ nlohmann::json reportHeader(const ir::Program& program) {
           {"program", {{"path", program.file}, {"params", params}}}};
 }
 
-nlohmann::json simulationJson(const SimulationResult& result) {
-  nlohmann::json steps = nlohmann::json::array();
-  for (const auto& st : result.steps) {
+nlohmann::json stepsJson(const std::vector<StepSummary>& steps) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& st : steps) {
     nlohmann::json outputs, variance, stderror;
     for (const auto& [name, perExample] : st.outputs) {
       outputs[name] = nlohmann::json::array();
@@ -85,9 +85,23 @@ nlohmann::json simulationJson(const SimulationResult& result) {
       step["loss"] = number(st.loss.mean[0]);
       step["loss_stderr"] = number(st.loss.stderror[0]);
     }
-    steps.push_back(step);
+    out.push_back(step);
   }
-  return {{"width", result.width}, {"seeds", result.seeds}, {"steps", steps}};
+  return out;
+}
+
+nlohmann::json simulationJson(const SimulationResult& result) {
+  return {{"width", result.width}, {"seeds", result.seeds}, {"steps", stepsJson(result.steps)}};
+}
+
+nlohmann::json kernelJson(const KernelMatrix& m) {
+  nlohmann::json rows = nlohmann::json::array();
+  for (size_t p = 0; p < m.size; ++p) {
+    nlohmann::json row = nlohmann::json::array();
+    for (size_t q = 0; q < m.size; ++q) row.push_back(number(m.at(p, q)));
+    rows.push_back(row);
+  }
+  return rows;
 }
 
 void writeReport(const nlohmann::json& report, const std::string& path) {

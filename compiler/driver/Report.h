@@ -7,6 +7,7 @@
 #include "compiler/ir/IR.h"
 #include "compiler/ir/Parametrization.h"
 #include "compiler/passes/Classify.h"
+#include "runtime/KernelEval.h"
 #include "runtime/Simulator.h"
 
 namespace tp::driver {
@@ -18,8 +19,15 @@ nlohmann::json number(double x);
 /// The skeleton every report starts with: schema_version, tool, program.
 nlohmann::json reportHeader(const ir::Program& program);
 
+/// The `steps` list shared by `simulation` and `limit`: per step t, loss,
+/// loss_stderr, and per output and evaluation example outputs, variance, stderr.
+nlohmann::json stepsJson(const std::vector<StepSummary>& steps);
+
 /// `simulation` (CLI.md): width, seeds, and per step loss, outputs, variance, stderr.
 nlohmann::json simulationJson(const SimulationResult& result);
+
+/// A kernel matrix as a list of rows.
+nlohmann::json kernelJson(const KernelMatrix& m);
 
 /// `classification` (CLI.md): verdicts, r, layers, values {init, update}, reasons;
 /// extensions `steps` (steps analysed) and `by_step` (every named value's exponents per step).
