@@ -86,9 +86,9 @@ double atomMean(Atom atom, double b) {
 ///      E[sign X · sign Y] = (2/π)·asin ρ_XY  (anything × erf).
 /// plus relu = (x + |x|)/2, step = (1 + sign x)/2 and parity (an odd function
 /// of u times an even one of v, or the reverse, has mean 0).
-double atomPair(Atom A, Atom B, double a, double b, double c) {
-  const double r = std::sqrt(std::max(a * b - c * c, 0.0));  // sqrt(ab)·sin θ
-  const double theta = std::atan2(r, c);                      // cos θ = c / sqrt(ab)
+/// `r` = sqrt(ab − c²) = sqrt(ab)·sin θ and `theta` = atan2(r, c) (cos θ = c / sqrt(ab)) are
+/// passed in, so that pairs on the same arguments share them (arcGeometry).
+inline double atomPair(Atom A, Atom B, double a, double b, double c, double r, double theta) {
   const double tb = 1 + 2 * b;
   switch (A) {
     case Atom::One: return atomMean(B, b);
@@ -155,12 +155,14 @@ double atomPair(Atom A, Atom B, double a, double b, double c) {
 
 /// Σ_{s,t} coef_s coef_t E[A_s(±u) B_t(±v)]; a mirror flips the sign of c.
 double atomCombination(const std::vector<Term>& fs, const std::vector<Term>& gs, double a, double b,
-                       double c) {
+                       double c, double r, double theta) {
   double total = 0;
   for (const Term& s : fs)
     for (const Term& t : gs) {
       double cst = s.mirrored != t.mirrored ? -c : c;
-      double e = s.atom <= t.atom ? atomPair(s.atom, t.atom, a, b, cst) : atomPair(t.atom, s.atom, b, a, cst);
+      double th = s.mirrored != t.mirrored ? pi - theta : theta;  // θ(−c) = π − θ(c)
+      double e = s.atom <= t.atom ? atomPair(s.atom, t.atom, a, b, cst, r, th)
+                                  : atomPair(t.atom, s.atom, b, a, cst, r, th);
       total += s.coef * t.coef * e;
     }
   return total;
@@ -313,8 +315,10 @@ void checkOrders(int k1, int k2, int order) {
 double checkedCovariance(double a, double b, double c) {
   checkVariance(a, "varU");
   checkVariance(b, "varV");
+  if (!std::isfinite(c)) throw std::invalid_argument("Gaussian expectation: the covariance is not finite");
+  if (c * c <= a * b) return c;  // the common case, without a square root
   const double bound = std::sqrt(a * b);
-  if (!std::isfinite(c) || std::fabs(c) > bound * (1 + 1e-9))
+  if (std::fabs(c) > bound * (1 + 1e-9))
     throw std::invalid_argument("Gaussian expectation: covariance " + std::to_string(c) +
                                 " exceeds sqrt(varU·varV) = " + std::to_string(bound));
   return std::clamp(c, -bound, bound);
@@ -348,6 +352,10 @@ struct PreparedPair::Impl {
   std::vector<Term> ft, gt;                 // Atoms
   Wave fw{}, gw{};                          // Waves
   std::pair<double, double> affine{0, 0};   // AffineLeft (f affine) / AffineRight (g affine)
+  // Atoms with one unmirrored term each, in atomPair's order: coef · atomPair(A, B, ...).
+  bool single = false;
+  Atom A = Atom::One, B = Atom::One;
+  double coef = 0;
 };
 
 PreparedPair::PreparedPair(Fn f, int fk, Fn g, int gk, int order, bool allowClosedForm)
@@ -364,6 +372,13 @@ PreparedPair::PreparedPair(Fn f, int fk, Fn g, int gk, int order, bool allowClos
       kind_ = Kind::Atoms;
       impl->ft = *ft;
       impl->gt = *gt;
+      if (ft->size() == 1 && gt->size() == 1 && !(*ft)[0].mirrored && !(*gt)[0].mirrored &&
+          (*ft)[0].atom <= (*gt)[0].atom) {
+        impl->single = true;
+        impl->A = (*ft)[0].atom;
+        impl->B = (*gt)[0].atom;
+        impl->coef = (*ft)[0].coef * (*gt)[0].coef;
+      }
     } else if (fw && gw) {
       kind_ = Kind::Waves;
       impl->fw = *fw;
@@ -381,7 +396,10 @@ PreparedPair::PreparedPair(Fn f, int fk, Fn g, int gk, int order, bool allowClos
 
 double PreparedPair::closed(double a, double b, double c) const {
   switch (kind_) {
-    case Kind::Atoms: return atomCombination(impl_->ft, impl_->gt, a, b, c);
+    case Kind::Atoms: {
+      double r = std::sqrt(std::max(a * b - c * c, 0.0));
+      return atomCombination(impl_->ft, impl_->gt, a, b, c, r, std::atan2(r, c));
+    }
     case Kind::Waves: return wavePair(impl_->fw, impl_->gw, a, b, c);
     case Kind::AffineLeft: return *affinePair(impl_->affine, g_, gk_, b, c);
     case Kind::AffineRight: return *affinePair(impl_->affine, f_, fk_, a, c);
@@ -415,6 +433,32 @@ double PreparedPair::value(double a, double b, double c) const {
   if (a == 0 || b == 0) return degenerate(a, b).value;
   if (kind_ != Kind::Quadrature) return closed(a, b, c);
   return tensorRule(f_, fk_, g_, gk_, a, b, c, order_);
+}
+
+void PairGeometry::compute(const double* a, const double* b, const double* c, size_t n) {
+  varU.assign(a, a + n);
+  varV.assign(b, b + n);
+  cov.resize(n);
+  r.resize(n);
+  theta.resize(n);
+  for (size_t j = 0; j < n; ++j) {
+    bool plain = a[j] >= 0 && b[j] >= 0 && std::isfinite(a[j] * b[j]) && c[j] * c[j] <= a[j] * b[j];
+    cov[j] = plain ? c[j] : checkedCovariance(a[j], b[j], c[j]);  // the full checks only off the common path
+    r[j] = std::sqrt(std::max(a[j] * b[j] - cov[j] * cov[j], 0.0));
+    theta[j] = std::atan2(r[j], cov[j]);
+  }
+}
+
+void PreparedPair::values(const PairGeometry& g, double* out) const {
+  const size_t n = g.varU.size();
+  for (size_t j = 0; j < n; ++j) {
+    double a = g.varU[j], b = g.varV[j], c = g.cov[j];
+    if (a == 0 || b == 0) out[j] = degenerate(a, b).value;
+    else if (impl_->single) out[j] = impl_->coef * atomPair(impl_->A, impl_->B, a, b, c, g.r[j], g.theta[j]);
+    else if (kind_ == Kind::Atoms) out[j] = atomCombination(impl_->ft, impl_->gt, a, b, c, g.r[j], g.theta[j]);
+    else if (kind_ != Kind::Quadrature) out[j] = closed(a, b, c);
+    else out[j] = tensorRule(f_, fk_, g_, gk_, a, b, c, order_);
+  }
 }
 
 double expectSingle(ir::Fn f, int k, double var, int order) {

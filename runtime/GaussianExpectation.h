@@ -50,6 +50,15 @@ struct PairExpectation {
 PairExpectation expectPair(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov,
                            int order = 64);
 
+/// Per-entry arguments of a batch of pair expectations, with the angle that
+/// the arc-cosine closed forms share: r = sqrt(ab − c²), θ = atan2(r, c).
+/// Pairs of functions on the same (u, v) evaluate it once.
+struct PairGeometry {
+  std::vector<double> varU, varV, cov, r, theta;
+  /// Checks and clamps every covariance like expectPair (throws std::invalid_argument).
+  void compute(const double* varU, const double* varV, const double* cov, size_t n);
+};
+
 /// expectPair with the function pair fixed: the dispatch to a closed form is
 /// decided once, so that kernel recursions evaluating millions of entries pay
 /// only for the formula (or the quadrature). Same results and exceptions.
@@ -60,6 +69,8 @@ public:
   PairExpectation evaluate(double varU, double varV, double cov) const;
   /// The expectation only: a quadrature skips the coarse rule of the estimate.
   double value(double varU, double varV, double cov) const;
+  /// value() for every entry of a geometry, into out[0 .. n).
+  void values(const PairGeometry& g, double* out) const;
   /// True when positive variances get a closed form.
   bool closedForm() const { return kind_ != Kind::Quadrature; }
 

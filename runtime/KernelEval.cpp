@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <tuple>
 
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/GaussianExpectation.h"
@@ -21,6 +22,7 @@ public:
   PreparedProgram(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples, int order)
       : program_(program), order_(order) {
     std::map<std::string, size_t> inputIndex;
+    std::map<std::tuple<int, int, int>, int> groups;
     auto indexOf = [&](const std::string& name) {
       auto [it, fresh] = inputIndex.emplace(name, inputIndex.size());
       return it->second;
@@ -31,7 +33,19 @@ public:
       pairs_.push_back(ins.kind == KernelInstr::Kind::Expect2
                            ? std::make_unique<PreparedPair>(ins.f, ins.fk, ins.g, ins.gk, order)
                            : nullptr);
+      // Expectations on the same (Var u, Var v, Cov) share one geometry; the first computes it.
+      int group = -1;
+      bool first = false;
+      if (ins.kind == KernelInstr::Kind::Expect2) {
+        auto key = std::make_tuple(ins.varA, ins.varB, ins.cov);
+        auto [it, fresh] = groups.emplace(key, static_cast<int>(groups.size()));
+        group = it->second;
+        first = fresh;
+      }
+      geometry_.push_back(group);
+      computesGeometry_.push_back(first);
     }
+    geometries_ = groups.size();
     inputs_.assign(examples.size(), std::vector<const std::vector<double>*>(inputIndex.size()));
     for (size_t e = 0; e < examples.size(); ++e)
       for (const auto& [name, i] : inputIndex) {
@@ -43,14 +57,25 @@ public:
 
   size_t slots() const { return program_.size(); }
 
+  /// Per-thread buffers of one run.
+  struct Scratch {
+    std::vector<PairGeometry> geometry;
+    std::vector<double> a, b;
+  };
+  Scratch scratch() const {
+    Scratch s;
+    s.geometry.resize(geometries_);
+    return s;
+  }
+
   /// Evaluates every slot for `count` pairs (ps[j], qs[j]) into buf[slot·stride + j].
   /// `diag` holds the diagonal slots of every example (P × slots); when
   /// `diagonalRun`, the pairs are (p, p) and their own slots are the diagonal.
   /// An invalid variance or covariance means the kernel itself overflowed or lost definiteness.
   void run(const size_t* ps, const size_t* qs, size_t count, double* buf, size_t stride, const double* diag,
-           bool diagonalRun, double* quadratureError) const {
+           bool diagonalRun, double* quadratureError, Scratch& scratch) const {
     try {
-      runUnchecked(ps, qs, count, buf, stride, diag, diagonalRun, quadratureError);
+      runUnchecked(ps, qs, count, buf, stride, diag, diagonalRun, quadratureError, scratch);
     } catch (const std::invalid_argument& e) {
       throw UserError(std::string("the kernel recursion broke down (a variance overflowed or is not finite): ") +
                       e.what());
@@ -59,7 +84,7 @@ public:
 
 private:
   void runUnchecked(const size_t* ps, const size_t* qs, size_t count, double* buf, size_t stride, const double* diag,
-                    bool diagonalRun, double* quadratureError) const {
+                    bool diagonalRun, double* quadratureError, Scratch& scratch) const {
     const size_t s = slots();
     auto diagOf = [&](size_t example, int slot, size_t j) {
       return diagonalRun ? buf[static_cast<size_t>(slot) * stride + j] : diag[example * s + static_cast<size_t>(slot)];
@@ -94,16 +119,25 @@ private:
         case KernelInstr::Kind::Expect2: {
           const PreparedPair& pair = *pairs_[i];
           const double* cov = buf + static_cast<size_t>(ins.cov) * stride;
-          for (size_t j = 0; j < count; ++j) {
-            double a = diagOf(ps[j], ins.varA, j), b = diagOf(qs[j], ins.varB, j);
-            if (diagonalRun && quadratureError && !pair.closedForm()) {
-              PairExpectation e = pair.evaluate(a, b, cov[j]);
+          if (diagonalRun && quadratureError && !pair.closedForm()) {
+            for (size_t j = 0; j < count; ++j) {
+              PairExpectation e = pair.evaluate(diagOf(ps[j], ins.varA, j), diagOf(qs[j], ins.varB, j), cov[j]);
               out[j] = e.value;
               *quadratureError = std::max(*quadratureError, e.error);
-            } else {
-              out[j] = pair.value(a, b, cov[j]);
             }
+            break;
           }
+          PairGeometry& g = scratch.geometry[static_cast<size_t>(geometry_[i])];
+          if (computesGeometry_[i]) {
+            scratch.a.resize(count);
+            scratch.b.resize(count);
+            for (size_t j = 0; j < count; ++j) {
+              scratch.a[j] = diagOf(ps[j], ins.varA, j);
+              scratch.b[j] = diagOf(qs[j], ins.varB, j);
+            }
+            g.compute(scratch.a.data(), scratch.b.data(), cov, count);
+          }
+          pair.values(g, out);
           break;
         }
         case KernelInstr::Kind::Expect1:
@@ -120,6 +154,9 @@ private:
   int order_;
   std::vector<size_t> inputA_, inputB_;
   std::vector<std::unique_ptr<PreparedPair>> pairs_;
+  std::vector<int> geometry_;           // Expect2: its geometry group
+  std::vector<bool> computesGeometry_;  // the first Expect2 of its group
+  size_t geometries_ = 0;
   std::vector<std::vector<const std::vector<double>*>> inputs_;  // [example][input index]
 };
 
@@ -135,8 +172,9 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
 
   // Diagonal pairs, one at a time (each needs its own earlier slots as variances).
   std::vector<double> diag(P * S);
+  PreparedProgram::Scratch scratch = prepared.scratch();
   for (size_t p = 0; p < P; ++p)
-    prepared.run(&p, &p, 1, &diag[p * S], 1, diag.data(), true, &result.quadratureError);
+    prepared.run(&p, &p, 1, &diag[p * S], 1, diag.data(), true, &result.quadratureError, scratch);
   for (size_t w = 0; w < wanted.size(); ++w)
     if (wanted[w].ab >= 0)
       for (size_t p = 0; p < P; ++p) result.kernels[w].entries[p * P + p] = diag[p * S + static_cast<size_t>(wanted[w].ab)];
@@ -146,6 +184,7 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
   const size_t tiles = (pairs + tile - 1) / tile;
   parallelFor(options.threads, tiles, [&](size_t begin, size_t end) {
     std::vector<double> buf(S * tile);
+    PreparedProgram::Scratch scratch = prepared.scratch();
     std::vector<size_t> ps(tile), qs(tile);
     for (size_t t = begin; t < end; ++t) {
       size_t first = t * tile, count = std::min(tile, pairs - first);
@@ -162,7 +201,7 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
           q = 0;
         }
       }
-      prepared.run(ps.data(), qs.data(), count, buf.data(), tile, diag.data(), false, nullptr);
+      prepared.run(ps.data(), qs.data(), count, buf.data(), tile, diag.data(), false, nullptr, scratch);
       for (size_t w = 0; w < wanted.size(); ++w) {
         double* k = result.kernels[w].entries.data();
         if (wanted[w].ab >= 0)

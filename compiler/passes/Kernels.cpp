@@ -436,7 +436,10 @@ private:
       case Op::CrossEntropy: return finiteOrFail(v, id, std::string("'") + ir::opName(v.op) + "' of a width vector");
       case Op::Mean:
       case Op::Sum:
-      case Op::Dot: unsupported(v, std::string("a reduction ('") + ir::opName(v.op) + "') over the width");
+      case Op::Dot:
+        if (p_.at(v.operands[0]).type.isWidth())
+          unsupported(v, std::string("a reduction ('") + ir::opName(v.op) + "') over the width");
+        return finiteOrFail(v, id, "");  // a finite sum (of targets, outputs): computed by the dynamics
       default: break;
     }
     unsupported(v, std::string("the op '") + ir::opName(v.op) + "'");
