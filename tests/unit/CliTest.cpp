@@ -172,5 +172,54 @@ TEST(Cli, CoordcheckComparesFittedAndDerivedExponents) {
   EXPECT_EQ(few.exitCode, 2) << few.out;
 }
 
+TEST(Cli, LimitReportsTheKernelDynamics) {
+  auto r = test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 2 --json -",
+                        false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json rep = nlohmann::json::parse(r.out);
+  nlohmann::json lim = rep["limit"];
+  EXPECT_EQ(lim["method"], "kernel");
+  EXPECT_EQ(lim["evaluation"], "exact");  // squared loss: Gaussian outputs propagated exactly
+  EXPECT_EQ(rep["classification"]["regime"], "kernel");
+  ASSERT_EQ(lim["steps"].size(), 3u);
+  size_t evalCount = lim["steps"][0]["outputs"]["f"].size();
+  EXPECT_EQ(lim["kernels"]["nngp"].size(), evalCount);
+  EXPECT_EQ(lim["kernels"]["ntk"].size(), evalCount);
+  // The variance at t = 0 is the NNGP's diagonal, and the mean starts at 0.
+  EXPECT_DOUBLE_EQ(lim["steps"][0]["variance"]["f"][0].get<double>(), lim["kernels"]["nngp"][0][0].get<double>());
+  EXPECT_EQ(lim["steps"][0]["outputs"]["f"][0].get<double>(), 0.0);
+  EXPECT_LT(lim["steps"][2]["loss"].get<double>(), lim["steps"][0]["loss"].get<double>());
+  for (const char* p : {"W1", "W2", "W3"}) EXPECT_EQ(lim["contributions"][p], "kept") << p;
+  // sp with c = 1: the input layer's update moves the output by n^(-1) only.
+  auto sp = test::runTpc("limit programs/mlp2_tanh.tp --param sp --c 1 --data programs/data/mlp2_tanh.json --steps 1 --json -",
+                         false);
+  ASSERT_EQ(sp.exitCode, 0) << sp.out;
+  EXPECT_EQ(nlohmann::json::parse(sp.out)["limit"]["contributions"]["W1"], "dropped: its update moves the output by n^(-1)");
+}
+
+TEST(Cli, LimitOfAnUnstableParametrizationIsInfNotAnError) {
+  auto r = test::runTpc("limit programs/mlp2_tanh.tp --param sp --data programs/data/mlp2_tanh.json --steps 2 --json -",
+                        false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_EQ(r.out.find("NaN"), std::string::npos);
+  nlohmann::json lim = nlohmann::json::parse(r.out)["limit"];
+  EXPECT_EQ(lim["method"], "none");
+  EXPECT_TRUE(lim["steps"][0]["loss"].is_number());  // the NNGP at initialisation is finite
+  EXPECT_EQ(lim["steps"][1]["loss"], "inf");
+  EXPECT_EQ(lim["steps"][2]["outputs"]["f"][0], "inf");
+}
+
+TEST(Cli, LimitRefusesWhatItCannotComputeYet) {
+  std::string json = testing::TempDir() + "/limit_mup.json";
+  std::remove(json.c_str());
+  auto mup = test::runTpc("limit programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 --json " +
+                          json);
+  EXPECT_EQ(mup.exitCode, 1);
+  EXPECT_NE(mup.out.find("feature-learning"), std::string::npos) << mup.out;
+  EXPECT_FALSE(std::filesystem::exists(json));
+  EXPECT_EQ(test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 1 "
+                         "--method montecarlo").exitCode, 2);
+}
+
 }  // namespace
 }  // namespace tp
