@@ -434,8 +434,6 @@ void printLimit(const Options& o, const ir::Parametrization& pz, const passes::C
   std::cout << "limit " << o.file << "  param " << pz.name << "  regime " << c.regime << "  method "
             << (c.regime == "unstable" ? "none" : "kernel") << " (" << r.method
             << (r.method == "montecarlo" ? ", " + std::to_string(r.samples) + " draws of f_0" : "") << ")\n";
-  SimulationResult asSim;
-  asSim.steps = r.steps;
   std::cout << std::setw(4) << "t" << "  " << std::setw(24) << "loss";
   for (const auto& [name, perExample] : r.steps[0].outputs)
     for (size_t e = 0; e < perExample.size(); ++e)
@@ -473,7 +471,18 @@ int cmdLimit(const Options& o) {
     throw UserError("the limit of a feature-learning parametrization (" + pz.name +
                     ") needs the Z-program evaluators (exact, quadrature, montecarlo), which are not available yet; "
                     "the kernel method applies to the kernel and trivial regimes");
-  passes::KernelDerivation d = passes::deriveKernels(prep.staged, pz);
+  passes::KernelDerivation d;
+  try {
+    d = passes::deriveKernels(prep.staged, pz);
+  } catch (const UserError&) {
+    // An unstable program may not even have a Gaussian initial state (a vanishing or
+    // growing feature): its limit is infinite from the start.
+    if (c.regime != "unstable") throw;
+    d.output = program.outputs.at(0);
+    const ir::Value& out = program.at(program.names.at(d.output));
+    d.outputSize = out.type.isScalarLike() ? 1 : out.type.size;
+    d.nngpDiverges = true;
+  }
   double passesMs = prep.passesMs + msSince(passStart);
   KernelLimitOptions ko;
   ko.eval.order = o.order;
