@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <complex>
+#include <limits>
 #include <numbers>
 #include <optional>
 #include <stdexcept>
@@ -13,6 +14,7 @@
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/Activation.h"
 #include "runtime/Quadrature.h"
+#include "runtime/Vectorize.h"
 
 namespace tp {
 
@@ -74,6 +76,35 @@ double atomMean(Atom atom, double b) {
   return 0.0;
 }
 
+// The reduction points of halfPlaneAngle, tan(π/8) rounded and its arctangent (exact to an ulp).
+const double kTanPiOver8 = std::tan(pi / 8), kAtanOfTanPiOver8 = std::atan(kTanPiOver8);
+const double kTanPiOver16 = std::tan(pi / 16), kTan3PiOver16 = std::tan(3 * pi / 16);
+
+/// halfPlaneAngle, inlined into the loops that vectorise it.
+[[gnu::always_inline]] inline double angleOf(double r, double c) {
+  // 1. The first octant: t = small/big ∈ [0, 1].
+  const double x = std::fabs(c), big = std::max(x, r), small = std::min(x, r);
+  // 2. atan t = atan c_k + atan((t − c_k)/(1 + t·c_k)) with c_k = tan(kπ/8) nearest to t (k = 0, 1, 2),
+  //    in one division of (small − c_k·big) by (big + c_k·small): |t'| ≤ tan(π/16) < 0.2.
+  const bool past1 = small > kTanPiOver16 * big, past3 = small > kTan3PiOver16 * big;
+  const double ck = past3 ? 1.0 : (past1 ? kTanPiOver8 : 0.0);
+  const double atanCk = past3 ? pi / 4 : (past1 ? kAtanOfTanPiOver8 : 0.0);
+  const double denominator = big + ck * small;
+  const double t = (small - ck * big) / (denominator > 0 ? denominator : 1.0);
+  // 3. The Taylor series of atan to t²³ (the first omitted term is below 0.2²⁴/25 < 1e-18),
+  //    by Estrin's scheme, whose short dependency chains keep vector units busy.
+  const double s = t * t, s2 = s * s, s4 = s2 * s2, s8 = s4 * s4;
+  auto pair = [s](double even, double odd) { return even - s * odd; };
+  const double q0 = pair(1.0, 1.0 / 3), q1 = pair(1.0 / 5, 1.0 / 7), q2 = pair(1.0 / 9, 1.0 / 11),
+               q3 = pair(1.0 / 13, 1.0 / 15), q4 = pair(1.0 / 17, 1.0 / 19), q5 = pair(1.0 / 21, 1.0 / 23);
+  const double p = (q0 + s2 * q1) + s4 * (q2 + s2 * q3) + s8 * (q4 + s2 * q5);
+  double a = atanCk + t * p;
+  // 4. Undo the reductions: the octant (r > |c|), then the half plane (c < 0).
+  a = r > x ? pi / 2 - a : a;
+  return c < 0 ? pi - a : a;
+}
+
+
 /// E[A(u)·B(v)] for atoms A ≤ B (in enum order), a, b > 0, |c| ≤ sqrt(ab).
 ///
 /// The derivations use four facts:
@@ -86,7 +117,7 @@ double atomMean(Atom atom, double b) {
 ///      E[sign X · sign Y] = (2/π)·asin ρ_XY  (anything × erf).
 /// plus relu = (x + |x|)/2, step = (1 + sign x)/2 and parity (an odd function
 /// of u times an even one of v, or the reverse, has mean 0).
-/// `r` = sqrt(ab − c²) = sqrt(ab)·sin θ and `theta` = atan2(r, c) (cos θ = c / sqrt(ab)) are
+/// `r` = sqrt(ab − c²) = sqrt(ab)·sin θ and `theta` = atan2(r, c) = halfPlaneAngle(r, c) (cos θ = c / sqrt(ab)) are
 /// passed in, so that pairs on the same arguments share them (arcGeometry).
 inline double atomPair(Atom A, Atom B, double a, double b, double c, double r, double theta) {
   const double tb = 1 + 2 * b;
@@ -398,7 +429,7 @@ double PreparedPair::closed(double a, double b, double c) const {
   switch (kind_) {
     case Kind::Atoms: {
       double r = std::sqrt(std::max(a * b - c * c, 0.0));
-      return atomCombination(impl_->ft, impl_->gt, a, b, c, r, std::atan2(r, c));
+      return atomCombination(impl_->ft, impl_->gt, a, b, c, r, angleOf(r, c));
     }
     case Kind::Waves: return wavePair(impl_->fw, impl_->gw, a, b, c);
     case Kind::AffineLeft: return *affinePair(impl_->affine, g_, gk_, b, c);
@@ -435,22 +466,75 @@ double PreparedPair::value(double a, double b, double c) const {
   return tensorRule(f_, fk_, g_, gk_, a, b, c, order_);
 }
 
-void PairGeometry::compute(const double* a, const double* b, const double* c, size_t n) {
-  varU.assign(a, a + n);
-  varV.assign(b, b + n);
-  cov.resize(n);
-  r.resize(n);
-  theta.resize(n);
+double halfPlaneAngle(double r, double c) { return angleOf(r, c); }
+
+namespace {
+
+constexpr double kMaxFinite = std::numeric_limits<double>::max();
+
+/// r = sqrt(ab − c²) and θ = halfPlaneAngle(r, c) for n entries.
+TPC_VECTOR_CLONES void polarParts(const double* __restrict a, const double* __restrict b, const double* __restrict c,
+                                  size_t n, double* __restrict r, double* __restrict theta) {
   for (size_t j = 0; j < n; ++j) {
-    bool plain = a[j] >= 0 && b[j] >= 0 && std::isfinite(a[j] * b[j]) && c[j] * c[j] <= a[j] * b[j];
-    cov[j] = plain ? c[j] : checkedCovariance(a[j], b[j], c[j]);  // the full checks only off the common path
-    r[j] = std::sqrt(std::max(a[j] * b[j] - cov[j] * cov[j], 0.0));
-    theta[j] = std::atan2(r[j], cov[j]);
+    r[j] = std::sqrt(std::max(a[j] * b[j] - c[j] * c[j], 0.0));
+    theta[j] = angleOf(r[j], c[j]);
   }
 }
 
+}  // namespace
+
+void PairGeometry::compute(const double* a, const double* b, const double* c, size_t n) {
+  varU.assign(a, a + n);
+  varV.assign(b, b + n);
+  computeFromVariances(c, n);
+}
+
+void PairGeometry::computeFromVariances(const double* c, size_t n) {
+  const double* a = varU.data();
+  const double* b = varV.data();
+  cov.resize(n);
+  r.resize(n);
+  theta.resize(n);
+  // The full checks of expectPair only when some entry leaves the common path.
+  size_t unusual = 0;  // an integer count, so that the check vectorises
+  for (size_t j = 0; j < n; ++j)
+    unusual += !((a[j] >= 0) & (b[j] >= 0) & (std::fabs(a[j] * b[j]) <= kMaxFinite) & (c[j] * c[j] <= a[j] * b[j]));
+  if (unusual == 0) std::copy(c, c + n, cov.begin());
+  else
+    for (size_t j = 0; j < n; ++j) cov[j] = checkedCovariance(a[j], b[j], c[j]);
+  polarParts(a, b, cov.data(), n, r.data(), theta.data());
+}
+
+namespace {
+
+/// out[j] = coef · E[A(u) B(v)] over a geometry with positive variances, for the
+/// atom pairs of ReLU networks (the arc-cosine kernels of degree 1, 1/0, 0), in
+/// loops the compiler can vectorise; false for other pairs.
+TPC_VECTOR_CLONES bool arcCosineValues(Atom A, Atom B, double coef, const PairGeometry& g, double* __restrict out) {
+  const size_t n = g.varU.size();
+  const double* a = g.varU.data();
+  const double* b = g.varV.data();
+  const double* c = g.cov.data();
+  const double* r = g.r.data();
+  const double* theta = g.theta.data();
+  if (A == Atom::Relu && B == Atom::Relu)
+    for (size_t j = 0; j < n; ++j) out[j] = coef * ((r[j] + (pi - theta[j]) * c[j]) / (2 * pi));
+  else if (A == Atom::Relu && B == Atom::Step)
+    for (size_t j = 0; j < n; ++j) out[j] = coef * ((std::sqrt(a[j] * b[j]) + c[j]) / (2 * std::sqrt(2 * pi * b[j])));
+  else if (A == Atom::Step && B == Atom::Step)
+    for (size_t j = 0; j < n; ++j) out[j] = coef * ((pi - theta[j]) / (2 * pi));
+  else
+    return false;
+  return true;
+}
+
+}  // namespace
+
 void PreparedPair::values(const PairGeometry& g, double* out) const {
   const size_t n = g.varU.size();
+  size_t zeroVariances = 0;  // an integer count, so that the check vectorises
+  for (size_t j = 0; j < n; ++j) zeroVariances += !((g.varU[j] > 0) & (g.varV[j] > 0));
+  if (zeroVariances == 0 && impl_->single && arcCosineValues(impl_->A, impl_->B, impl_->coef, g, out)) return;
   for (size_t j = 0; j < n; ++j) {
     double a = g.varU[j], b = g.varV[j], c = g.cov[j];
     if (a == 0 || b == 0) out[j] = degenerate(a, b).value;

@@ -50,13 +50,21 @@ struct PairExpectation {
 PairExpectation expectPair(ir::Fn f, int fk, ir::Fn g, int gk, double varU, double varV, double cov,
                            int order = 64);
 
+/// atan2(r, c) for r ≥ 0 (an angle in [0, π]), written without calls or
+/// branches so that loops over it vectorise: one division and a Taylor
+/// polynomial after reducing to |t| ≤ tan(π/16). Within 2 ulp(π) of
+/// std::atan2 (tested).
+double halfPlaneAngle(double r, double c);
+
 /// Per-entry arguments of a batch of pair expectations, with the angle that
-/// the arc-cosine closed forms share: r = sqrt(ab − c²), θ = atan2(r, c).
+/// the arc-cosine closed forms share: r = sqrt(ab − c²), θ = halfPlaneAngle(r, c).
 /// Pairs of functions on the same (u, v) evaluate it once.
 struct PairGeometry {
   std::vector<double> varU, varV, cov, r, theta;
   /// Checks and clamps every covariance like expectPair (throws std::invalid_argument).
   void compute(const double* varU, const double* varV, const double* cov, size_t n);
+  /// compute() with the variances already in varU and varV (n entries each).
+  void computeFromVariances(const double* cov, size_t n);
 };
 
 /// expectPair with the function pair fixed: the dispatch to a closed form is

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <set>
 #include <tuple>
 
 #include "compiler/ir/Diagnostics.h"
@@ -19,10 +20,13 @@ namespace {
 /// The program with names resolved: input indices, prepared expectations.
 class PreparedProgram {
 public:
-  PreparedProgram(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples, int order)
-      : program_(program), order_(order) {
+  /// `offDiagonal`: the slots that off-diagonal runs need (the others run on the diagonal only).
+  PreparedProgram(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples, int order,
+                  const std::vector<bool>& offDiagonal)
+      : program_(program), order_(order), offDiagonal_(offDiagonal) {
     std::map<std::string, size_t> inputIndex;
     std::map<std::tuple<int, int, int>, int> groups;
+    std::set<int> computedOffDiagonal;
     auto indexOf = [&](const std::string& name) {
       auto [it, fresh] = inputIndex.emplace(name, inputIndex.size());
       return it->second;
@@ -44,15 +48,25 @@ public:
       }
       geometry_.push_back(group);
       computesGeometry_.push_back(first);
+      computesGeometryOffDiagonal_.push_back(group >= 0 && offDiagonal_[geometry_.size() - 1] &&
+                                             computedOffDiagonal.insert(group).second);
     }
     geometries_ = groups.size();
-    inputs_.assign(examples.size(), std::vector<const std::vector<double>*>(inputIndex.size()));
-    for (size_t e = 0; e < examples.size(); ++e)
-      for (const auto& [name, i] : inputIndex) {
+    inputs_.resize(inputIndex.size());
+    for (const auto& [name, i] : inputIndex) {
+      InputTable& table = inputs_[i];
+      for (size_t e = 0; e < examples.size(); ++e) {
         auto it = examples[e].find(name);
         if (it == examples[e].end()) throw InternalError("kernel evaluation: example lacks input '" + name + "'");
-        inputs_[e][i] = &it->second;
+        if (e == 0) table.dim = it->second.size();
+        if (it->second.size() != table.dim)
+          throw InternalError("kernel evaluation: input '" + name + "' has different sizes across examples");
+        table.values.insert(table.values.end(), it->second.begin(), it->second.end());
       }
+    }
+    for (size_t i = 0; i < program.size(); ++i)
+      if (program[i].kind == KernelInstr::Kind::InputDot && inputs_[inputA_[i]].dim != inputs_[inputB_[i]].dim)
+        throw InternalError("kernel evaluation: a dot product of inputs of different sizes");
   }
 
   size_t slots() const { return program_.size(); }
@@ -60,7 +74,6 @@ public:
   /// Per-thread buffers of one run.
   struct Scratch {
     std::vector<PairGeometry> geometry;
-    std::vector<double> a, b;
   };
   Scratch scratch() const {
     Scratch s;
@@ -90,30 +103,36 @@ private:
       return diagonalRun ? buf[static_cast<size_t>(slot) * stride + j] : diag[example * s + static_cast<size_t>(slot)];
     };
     for (size_t i = 0; i < s; ++i) {
+      if (!diagonalRun && !offDiagonal_[i]) continue;
       const KernelInstr& ins = program_[i];
       double* out = buf + i * stride;
       switch (ins.kind) {
         case KernelInstr::Kind::Const:
           for (size_t j = 0; j < count; ++j) out[j] = ins.value;
           break;
-        case KernelInstr::Kind::InputDot:
+        case KernelInstr::Kind::InputDot: {
+          const InputTable& x = inputs_[inputA_[i]];
+          const InputTable& y = inputs_[inputB_[i]];
           for (size_t j = 0; j < count; ++j) {
-            const std::vector<double>& a = *inputs_[ps[j]][inputA_[i]];
-            const std::vector<double>& b = *inputs_[qs[j]][inputB_[i]];
+            const double* a = &x.values[ps[j] * x.dim];
+            const double* b = &y.values[qs[j] * y.dim];
             double dot = 0;
-            for (size_t k = 0; k < a.size(); ++k) dot += a[k] * b[k];
+            for (size_t k = 0; k < x.dim; ++k) dot += a[k] * b[k];
             out[j] = ins.value * dot;
           }
           break;
+        }
         case KernelInstr::Kind::Sum:
-          for (size_t j = 0; j < count; ++j) {
-            double total = 0;
-            for (const KernelInstr::Product& t : ins.terms) {
-              double x = t.x < 0 ? 1.0 : buf[static_cast<size_t>(t.x) * stride + j];
-              double y = t.y < 0 ? 1.0 : buf[static_cast<size_t>(t.y) * stride + j];
-              total += t.coef * x * y;
-            }
-            out[j] = total;
+          std::fill(out, out + count, 0.0);
+          for (const KernelInstr::Product& t : ins.terms) {
+            const double* x = t.x < 0 ? nullptr : buf + static_cast<size_t>(t.x) * stride;
+            const double* y = t.y < 0 ? nullptr : buf + static_cast<size_t>(t.y) * stride;
+            if (x && y)
+              for (size_t j = 0; j < count; ++j) out[j] += t.coef * x[j] * y[j];
+            else if (const double* z = x ? x : y)
+              for (size_t j = 0; j < count; ++j) out[j] += t.coef * z[j];
+            else
+              for (size_t j = 0; j < count; ++j) out[j] += t.coef;
           }
           break;
         case KernelInstr::Kind::Expect2: {
@@ -128,14 +147,20 @@ private:
             break;
           }
           PairGeometry& g = scratch.geometry[static_cast<size_t>(geometry_[i])];
-          if (computesGeometry_[i]) {
-            scratch.a.resize(count);
-            scratch.b.resize(count);
-            for (size_t j = 0; j < count; ++j) {
-              scratch.a[j] = diagOf(ps[j], ins.varA, j);
-              scratch.b[j] = diagOf(qs[j], ins.varB, j);
-            }
-            g.compute(scratch.a.data(), scratch.b.data(), cov, count);
+          if (diagonalRun ? computesGeometry_[i] : computesGeometryOffDiagonal_[i]) {
+            g.varU.resize(count);
+            g.varV.resize(count);
+            if (diagonalRun)
+              for (size_t j = 0; j < count; ++j) {
+                g.varU[j] = buf[static_cast<size_t>(ins.varA) * stride + j];
+                g.varV[j] = buf[static_cast<size_t>(ins.varB) * stride + j];
+              }
+            else
+              for (size_t j = 0; j < count; ++j) {
+                g.varU[j] = diag[ps[j] * s + static_cast<size_t>(ins.varA)];
+                g.varV[j] = diag[qs[j] * s + static_cast<size_t>(ins.varB)];
+              }
+            g.computeFromVariances(cov, count);
           }
           pair.values(g, out);
           break;
@@ -155,22 +180,65 @@ private:
   std::vector<size_t> inputA_, inputB_;
   std::vector<std::unique_ptr<PreparedPair>> pairs_;
   std::vector<int> geometry_;           // Expect2: its geometry group
-  std::vector<bool> computesGeometry_;  // the first Expect2 of its group
+  std::vector<bool> offDiagonal_;
+  std::vector<bool> computesGeometry_;             // the first Expect2 of its group
+  std::vector<bool> computesGeometryOffDiagonal_;  // the first one that off-diagonal runs evaluate
   size_t geometries_ = 0;
-  std::vector<std::vector<const std::vector<double>*>> inputs_;  // [example][input index]
+  /// One input of every example, row by row (example e at values[e·dim]).
+  struct InputTable {
+    size_t dim = 0;
+    std::vector<double> values;
+  };
+  std::vector<InputTable> inputs_;  // by input index
 };
+
+/// The slots that an off-diagonal run must evaluate to produce `wanted`: the
+/// entries' slots and what their sums and covariances read (variances come
+/// from the diagonal runs). `ba` is needed only where it differs from `ab`.
+std::vector<bool> offDiagonalSlots(const passes::KernelProgram& program, const std::vector<passes::KernelEntry>& wanted) {
+  std::vector<bool> needed(program.size(), false);
+  auto need = [&](int slot) {
+    if (slot >= 0) needed[static_cast<size_t>(slot)] = true;
+  };
+  for (const passes::KernelEntry& e : wanted) {
+    need(e.ab);
+    need(e.ba);
+  }
+  for (size_t i = program.size(); i-- > 0;) {
+    if (!needed[i]) continue;
+    const KernelInstr& ins = program[i];
+    if (ins.kind == KernelInstr::Kind::Sum)
+      for (const KernelInstr::Product& t : ins.terms) {
+        need(t.x);
+        need(t.y);
+      }
+    if (ins.kind == KernelInstr::Kind::Expect2) need(ins.cov);
+  }
+  return needed;
+}
+
+/// m[q][p] = t[p][q] for q < p, in blocks that stay in cache, bands of rows split over threads.
+void mirrorLowerTriangle(const std::vector<double>& t, std::vector<double>& m, size_t P, int threads) {
+  constexpr size_t kBlock = 64;
+  parallelFor(threads, (P + kBlock - 1) / kBlock, [&](size_t begin, size_t end) {
+    for (size_t p0 = begin * kBlock; p0 < std::min(P, end * kBlock); p0 += kBlock)
+      for (size_t q0 = 0; q0 <= p0; q0 += kBlock)
+        for (size_t p = p0; p < std::min(P, p0 + kBlock); ++p)
+          for (size_t q = q0; q < std::min(p, q0 + kBlock); ++q) m[q * P + p] = t[p * P + q];
+  });
+}
 
 }  // namespace
 
 KernelValues evaluateKernels(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples,
                              const std::vector<passes::KernelEntry>& wanted, const KernelEvalOptions& options) {
-  PreparedProgram prepared(program, examples, options.order);
+  PreparedProgram prepared(program, examples, options.order, offDiagonalSlots(program, wanted));
   const size_t P = examples.size(), S = prepared.slots();
   KernelValues result;
   for (size_t w = 0; w < wanted.size(); ++w) result.kernels.push_back({P, std::vector<double>(P * P, 0.0)});
   if (P == 0) return result;
 
-  // Diagonal pairs, one at a time (each needs its own earlier slots as variances).
+  // 1. Diagonal pairs, one at a time (each needs its own earlier slots as variances).
   std::vector<double> diag(P * S);
   PreparedProgram::Scratch scratch = prepared.scratch();
   for (size_t p = 0; p < P; ++p)
@@ -179,7 +247,11 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
     if (wanted[w].ab >= 0)
       for (size_t p = 0; p < P; ++p) result.kernels[w].entries[p * P + p] = diag[p * S + static_cast<size_t>(wanted[w].ab)];
 
-  // Off-diagonal pairs q < p, numbered p(p−1)/2 + q, in tiles.
+  // 2. Off-diagonal pairs q < p, numbered p(p−1)/2 + q, in tiles. K(A, B) goes to the lower
+  //    triangle; K(B, A), when it is its own slot, to the lower triangle of a transposed matrix.
+  std::vector<std::vector<double>> transposed(wanted.size());
+  for (size_t w = 0; w < wanted.size(); ++w)
+    if (wanted[w].ba >= 0 && wanted[w].ba != wanted[w].ab) transposed[w].assign(P * P, 0.0);
   const size_t pairs = P * (P - 1) / 2, tile = std::max<size_t>(1, options.tile);
   const size_t tiles = (pairs + tile - 1) / tile;
   parallelFor(options.threads, tiles, [&](size_t begin, size_t end) {
@@ -203,14 +275,25 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
       }
       prepared.run(ps.data(), qs.data(), count, buf.data(), tile, diag.data(), false, nullptr, scratch);
       for (size_t w = 0; w < wanted.size(); ++w) {
-        double* k = result.kernels[w].entries.data();
-        if (wanted[w].ab >= 0)
-          for (size_t j = 0; j < count; ++j) k[ps[j] * P + qs[j]] = buf[static_cast<size_t>(wanted[w].ab) * tile + j];
-        if (wanted[w].ba >= 0)
-          for (size_t j = 0; j < count; ++j) k[qs[j] * P + ps[j]] = buf[static_cast<size_t>(wanted[w].ba) * tile + j];
+        if (wanted[w].ab >= 0) {
+          double* k = result.kernels[w].entries.data();
+          const double* v = &buf[static_cast<size_t>(wanted[w].ab) * tile];
+          for (size_t j = 0; j < count; ++j) k[ps[j] * P + qs[j]] = v[j];
+        }
+        if (!transposed[w].empty()) {
+          const double* v = &buf[static_cast<size_t>(wanted[w].ba) * tile];
+          for (size_t j = 0; j < count; ++j) transposed[w][ps[j] * P + qs[j]] = v[j];
+        }
       }
     }
   });
+
+  // 3. The upper triangles: K(q, p) for q < p, from the symmetric kernel itself or from K(B, A).
+  for (size_t w = 0; w < wanted.size(); ++w) {
+    if (wanted[w].ba < 0) continue;
+    std::vector<double>& k = result.kernels[w].entries;
+    mirrorLowerTriangle(transposed[w].empty() ? k : transposed[w], k, P, options.threads);
+  }
   return result;
 }
 

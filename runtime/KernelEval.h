@@ -22,7 +22,7 @@ struct KernelMatrix {
 struct KernelEvalOptions {
   int order = 64;    // Gauss–Hermite points per dimension where no closed form exists
   int threads = 1;
-  size_t tile = 64;  // entries evaluated together, instruction by instruction
+  size_t tile = 128;  // entries evaluated together, instruction by instruction
 };
 
 /// The kernels asked for, and the largest a-posteriori quadrature error

@@ -1,6 +1,7 @@
 // NNGP and effective NTK of a program: symbolic forms of every value at initialisation, emitted as a pair program.
 #include "compiler/passes/Kernels.h"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <sstream>
@@ -97,6 +98,87 @@ std::string str(const std::optional<Factor>& f) {
   return std::string(ir::fnName(f->fn)) + "^" + std::to_string(f->order) + "(" + str(f->g) + ")";
 }
 
+/// Value numbers of the functions (A, B) ↦ slot(A, B) and of their mirrors (A, B) ↦ slot(B, A),
+/// in one numbering, so that slot i is symmetric exactly when both numbers agree. Structural:
+/// sums compare as multisets of products (each product unordered), an expectation
+/// E[f(u) g(v)] mirrors to E[g(u') f(v')] with the variances swapped, InputDot swaps its inputs.
+struct SlotNumbers {
+  std::vector<int> value, mirror;
+};
+
+SlotNumbers numberSlots(const KernelProgram& program) {
+  SlotNumbers n;
+  std::map<std::string, int> ids;
+  auto id = [&](const std::string& key) { return ids.emplace(key, static_cast<int>(ids.size())).first->second; };
+  auto number = [](const std::vector<int>& numbers, int slot) { return slot < 0 ? -1 : numbers[static_cast<size_t>(slot)]; };
+  auto sumKey = [&](const KernelInstr& ins, const std::vector<int>& numbers) {
+    std::vector<std::string> terms;
+    for (const KernelInstr::Product& t : ins.terms) {
+      int x = number(numbers, t.x), y = number(numbers, t.y);
+      std::ostringstream k;
+      k.precision(17);
+      k << t.coef << "*" << std::min(x, y) << "*" << std::max(x, y);
+      terms.push_back(k.str());
+    }
+    std::sort(terms.begin(), terms.end());
+    std::string key = "S";
+    for (const std::string& t : terms) key += ":" + t;
+    return key;
+  };
+  auto fn = [](Fn f, int k) { return std::string(ir::fnName(f)) + "^" + std::to_string(k); };
+  for (const KernelInstr& ins : program) {
+    std::ostringstream value;
+    value.precision(17);
+    std::string key, mirrorKey;
+    switch (ins.kind) {
+      case KernelInstr::Kind::Const:
+        value << ins.value;
+        key = mirrorKey = "C:" + value.str();
+        break;
+      case KernelInstr::Kind::InputDot:
+        value << ins.value;
+        key = "I:" + ins.inputA + ":" + ins.inputB + ":" + value.str();
+        mirrorKey = "I:" + ins.inputB + ":" + ins.inputA + ":" + value.str();
+        break;
+      case KernelInstr::Kind::Sum:
+        key = sumKey(ins, n.value);
+        mirrorKey = sumKey(ins, n.mirror);
+        break;
+      case KernelInstr::Kind::Expect2: {
+        std::string a = std::to_string(number(n.value, ins.varA)), b = std::to_string(number(n.value, ins.varB));
+        key = "E2:" + fn(ins.f, ins.fk) + ":" + fn(ins.g, ins.gk) + ":" + a + ":" + b + ":" +
+              std::to_string(number(n.value, ins.cov));
+        mirrorKey = "E2:" + fn(ins.g, ins.gk) + ":" + fn(ins.f, ins.fk) + ":" + b + ":" + a + ":" +
+                    std::to_string(number(n.mirror, ins.cov));
+        break;
+      }
+      case KernelInstr::Kind::Expect1: {
+        std::string side = ins.varA >= 0 ? "A" : "B", other = ins.varA >= 0 ? "B" : "A";
+        std::string rest = fn(ins.f, ins.fk) + ":" + std::to_string(number(n.value, ins.varA >= 0 ? ins.varA : ins.varB));
+        key = "E1" + side + ":" + rest;
+        mirrorKey = "E1" + other + ":" + rest;
+        break;
+      }
+    }
+    n.value.push_back(id(key));
+    n.mirror.push_back(id(mirrorKey));
+  }
+  return n;
+}
+
+/// Points `ba` at `ab` for every kernel entry whose slot is symmetric by construction
+/// (K(A, B) = K(B, A) for all pairs), so that evaluators compute it once per pair.
+void shareSymmetricEntries(KernelDerivation& d) {
+  SlotNumbers n = numberSlots(d.program);
+  auto share = [&](KernelEntry& e) {
+    if (e.ab >= 0 && n.value[static_cast<size_t>(e.ab)] == n.mirror[static_cast<size_t>(e.ab)]) e.ba = e.ab;
+  };
+  for (auto& row : d.nngp)
+    for (KernelEntry& e : row) share(e);
+  for (auto& row : d.ntk)
+    for (KernelEntry& e : row) share(e);
+}
+
 class Derivation {
 public:
   Derivation(const ir::Program& p, const ir::Parametrization& pz) : p_(p), pz_(pz) {}
@@ -122,6 +204,7 @@ public:
     nngp(out, d);
     ntk(d);
     d.program = std::move(program_);
+    shareSymmetricEntries(d);
     return d;
   }
 

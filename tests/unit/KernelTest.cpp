@@ -6,6 +6,7 @@
 
 #include "TestUtil.h"
 #include "compiler/driver/Pipeline.h"
+#include "frontend/Lower.h"
 #include "compiler/ir/Parametrization.h"
 #include "runtime/GaussianExpectation.h"
 #include "runtime/KernelLimit.h"
@@ -168,6 +169,84 @@ TEST(Kernel, ThreadsAndTilesDoNotChangeTheResult) {
   KernelMatrices a = kernelMatrices(d, xs, one), b = kernelMatrices(d, xs, many);
   EXPECT_EQ(a.ntk[0][0].entries, b.ntk[0][0].entries);
   EXPECT_EQ(a.nngp[0][0].entries, b.nngp[0][0].entries);
+}
+
+TEST(Kernel, ReluKernelsDoNotDependOnTilesOrThreads) {
+  // The arc-cosine path runs in vector clones of the loops; partial tiles fall back
+  // to their scalar epilogues. With -ffp-contract=off both perform the same IEEE
+  // operations, so the matrices must agree bit for bit.
+  std::vector<ExampleInputs> xs = randomInputs(29, 5, 3);
+  ir::Program p = mlp("relu", 3, 5);
+  passes::KernelDerivation d = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
+  KernelEvalOptions one, many;
+  one.threads = 1;
+  one.tile = 1;
+  many.threads = 2;
+  many.tile = 64;
+  KernelMatrices a = kernelMatrices(d, xs, one), b = kernelMatrices(d, xs, many);
+  EXPECT_EQ(a.ntk[0][0].entries, b.ntk[0][0].entries);
+  EXPECT_EQ(a.nngp[0][0].entries, b.nngp[0][0].entries);
+}
+
+TEST(Kernel, SymmetricKernelsShareOneSlot) {
+  // Backprop's NTK is symmetric by construction: K(B, A) is the slot of K(A, B).
+  ir::Program p = mlp("relu", 2, 3);
+  passes::KernelDerivation d = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
+  EXPECT_GE(d.ntk[0][0].ab, 0);
+  EXPECT_EQ(d.ntk[0][0].ba, d.ntk[0][0].ab);
+  EXPECT_EQ(d.nngp[0][0].ba, d.nngp[0][0].ab);
+  // Feedback alignment keeps it (B is independent of W2, so the input layer's term vanishes
+  // on both sides); a straight-through backward pass (dh = dz, no tanh') does not: the
+  // update of W1 for B moves f(A) by E[tanh'(h(A))]·x(A)·x(B), which depends on A alone.
+  ir::Program fa = driver::runUntil(test::typedProgram("programs/feedback_alignment.tp"), "differentiated", {});
+  passes::KernelDerivation e = passes::deriveKernels(fa, ir::resolveParametrization(fa, "ntk", std::nullopt));
+  EXPECT_EQ(e.ntk[0][0].ba, e.ntk[0][0].ab);
+  Diagnostics diags("st.tp");
+  auto st = frontend::compileSource(
+      "width n\ninput x[2]\ntarget y\nparam W1[n, 2]\nparam W2[1, n]\nhyper lr = 0.5\noutput f\n"
+      "forward:\n  h = W1 @ x\n  z = tanh(h)\n  f = W2 @ z\n  loss = 0.5 * (f - y) ** 2\n"
+      "backward:\n  df = f - y\n  dz = W2.T @ df\n  dh = dz\n"
+      "update:\n  W2 -= lr * outer(df, z)\n  W1 -= lr * outer(dh, x)\n",
+      "st.tp", diags);
+  ASSERT_TRUE(st) << diags.format();
+  ir::Program stp = driver::runUntil(*st, "differentiated", {});
+  passes::KernelDerivation g = passes::deriveKernels(stp, ir::resolveParametrization(stp, "ntk", std::nullopt));
+  ASSERT_GE(g.ntk[0][0].ba, 0);
+  EXPECT_NE(g.ntk[0][0].ba, g.ntk[0][0].ab);
+  EXPECT_EQ(g.nngp[0][0].ba, g.nngp[0][0].ab);
+  std::vector<ExampleInputs> xs = randomInputs(4, 2, 5);
+  xs[0]["x"] = {3.0, 0.5};  // a large |h| at A makes E[tanh'(h(A))] small
+  KernelMatrices k = kernelMatrices(g, xs, {});
+  double asymmetry = 0;
+  for (size_t i = 0; i < 4; ++i)
+    for (size_t j = 0; j < i; ++j) asymmetry = std::max(asymmetry, std::fabs(k.ntk[0][0].at(i, j) - k.ntk[0][0].at(j, i)));
+  EXPECT_GT(asymmetry, 1e-2);
+}
+
+TEST(Kernel, HalfPlaneAngleIsAtan2) {
+  // The vectorisable angle against libm's atan2 (correctly rounded to < 1 ulp): within
+  // 2 ulp of π (4.4e-16 each), over magnitudes from 1e-9 to 1e3 and every octant.
+  const double ulpPi = std::nextafter(M_PI, 4.0) - M_PI;
+  std::mt19937_64 rng(7);
+  std::uniform_real_distribution<double> u(-1, 1);
+  double worst = 0;
+  for (int i = 0; i < 200000; ++i) {
+    double c = u(rng) * std::pow(10.0, 3 * u(rng)), r = std::fabs(u(rng)) * std::pow(10.0, 3 * u(rng));
+    if (i % 3 == 0) r *= 1e-9;
+    if (i % 3 == 1) c *= 1e-9;
+    worst = std::max(worst, std::fabs(halfPlaneAngle(r, c) - std::atan2(r, c)));
+  }
+  EXPECT_LE(worst, 2 * ulpPi);
+  // The reduction boundaries and the axes.
+  for (double t : {std::tan(M_PI / 16), std::tan(3 * M_PI / 16), std::tan(M_PI / 8), 1.0})
+    for (double sign : {1.0, -1.0}) {
+      EXPECT_NEAR(halfPlaneAngle(t, sign), std::atan2(t, sign), 2 * ulpPi);
+      EXPECT_NEAR(halfPlaneAngle(1.0, sign * t), std::atan2(1.0, sign * t), 2 * ulpPi);
+    }
+  EXPECT_EQ(halfPlaneAngle(0, 0), 0.0);
+  EXPECT_EQ(halfPlaneAngle(0, 2), 0.0);
+  EXPECT_EQ(halfPlaneAngle(0, -2), M_PI);
+  EXPECT_EQ(halfPlaneAngle(3, 0), M_PI / 2);
 }
 
 }  // namespace
