@@ -265,7 +265,10 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
   PreparedProgram prepared(program, examples, options.order, offDiagonalSlots(program, wanted));
   const size_t P = examples.size(), S = prepared.slots();
   KernelValues result;
-  for (size_t w = 0; w < wanted.size(); ++w) result.kernels.push_back({P, zeros(P * P)});
+  result.kernels.resize(wanted.size());
+  parallelFor(options.threads, wanted.size(), [&](size_t begin, size_t end) {  // the first touch of memory is costly
+    for (size_t w = begin; w < end; ++w) result.kernels[w] = {P, zeros(P * P)};
+  });
   if (P == 0) return result;
 
   // 1. Diagonal pairs, one at a time (each needs its own earlier slots as variances).
