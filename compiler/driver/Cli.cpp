@@ -17,14 +17,22 @@
 #include "compiler/driver/Report.h"
 #include "compiler/ir/Parametrization.h"
 #include "compiler/ir/Printer.h"
+#include "compiler/passes/ZProgram.h"
 #include "frontend/Parser.h"
 #include "runtime/Dataset.h"
 #include "runtime/KernelLimit.h"
 #include "runtime/Simulator.h"
+#include "runtime/ZEval.h"
 
 namespace tp::driver {
 
 namespace {
+
+/// Monte Carlo particles of the feature-learning limit when --samples is not given: a
+/// standard error near 1e-3 for outputs whose per-particle spread is of order 1.
+constexpr size_t kDefaultLimitParticles = size_t(1) << 20;
+/// --method auto evaluates by tensor quadrature while order^bases stays within this.
+constexpr size_t kMaxAutoQuadratureParticles = size_t(1) << 20;
 
 /// Bad usage discovered after parsing the command line (exit code 2).
 struct UsageError : std::runtime_error {
@@ -53,7 +61,7 @@ struct Options {
   int threads = 1;
   uint64_t seed = 0;
   std::string method = "auto";
-  int samples = 4096;
+  int samples = 0;  // 0: 4096 draws of f_0 (kernel), kDefaultLimitParticles particles (Z-program)
   int order = 64;
 };
 
@@ -168,10 +176,16 @@ int cmdIr(const Options& o) {
   applySets(program, o.sets);
   PipelineOptions po;
   auto stageIndex = [&](const std::string& s) { return std::find(names.begin(), names.end(), s) - names.begin(); };
-  if (stageIndex(o.stage) >= stageIndex("unrolled")) {
+  if (o.stage == "limit" || stageIndex(o.stage) >= stageIndex("unrolled")) {
     if (o.data.empty()) throw UsageError("--stage " + o.stage + " needs --data (the schedule depends on the examples)");
     Dataset data = readDataset(o.data, program.inputs);
     po.schedule = schedule(o, program, data);
+  }
+  if (o.stage == "limit") {
+    if (o.param.empty()) throw UsageError("--stage limit needs --param (the exponents decide which terms survive)");
+    ir::Program netsor = runUntil(program, "netsor", po);
+    std::cout << passes::printZProgram(passes::deriveZProgram(netsor, parametrization(program, o)), netsor);
+    return kSuccess;
   }
   std::cout << ir::print(runUntil(program, o.stage, po));
   return kSuccess;
@@ -430,9 +444,9 @@ void appendInfiniteSteps(std::vector<StepSummary>& steps, int from, int to, cons
 }
 
 void printLimit(const Options& o, const ir::Parametrization& pz, const passes::Classification& c,
-                const KernelLimitResult& r) {
+                const KernelLimitResult& r, const std::string& method) {
   std::cout << "limit " << o.file << "  param " << pz.name << "  regime " << c.regime << "  method "
-            << (c.regime == "unstable" ? "none" : "kernel") << " (" << r.method
+            << method << " (" << r.method
             << (r.method == "montecarlo" ? ", " + std::to_string(r.samples) + " draws of f_0" : "") << ")\n";
   std::cout << std::setw(4) << "t" << "  " << std::setw(24) << "loss";
   for (const auto& [name, perExample] : r.steps[0].outputs)
@@ -458,19 +472,76 @@ void printLimit(const Options& o, const ir::Parametrization& pz, const passes::C
   }
 }
 
+/// The feature-learning limit: the Z-program evaluated by quadrature or Monte Carlo.
+int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
+  Prepared prep = prepare(o, "netsor");
+  const ir::Program& program = prep.program;
+  const ir::Parametrization& pz = prep.pz;
+  auto passStart = std::chrono::steady_clock::now();
+  passes::ZProgram z = passes::deriveZProgram(prep.staged, pz);
+  double passesMs = prep.passesMs + msSince(passStart);
+  FeatureLimitOptions fo;
+  fo.order = o.order;
+  fo.samples = o.samples > 0 ? static_cast<size_t>(o.samples) : kDefaultLimitParticles;
+  fo.seed = o.seed;
+  // auto: quadrature while the tensor rule stays small (a few base Gaussians), else Monte Carlo.
+  fo.method = o.method;
+  if (o.method == "auto")
+    fo.method = std::pow(double(o.order), double(z.bases.size())) <= double(kMaxAutoQuadratureParticles) ? "quadrature"
+                                                                                                        : "montecarlo";
+  auto evalStart = std::chrono::steady_clock::now();
+  FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
+  double evalMs = msSince(evalStart);
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(program);
+    report["parametrization"] = ir::toJson(pz, program);
+    report["classification"] = classificationJson(c);
+    nlohmann::json limit = {{"method", r.method},
+                            {"evaluation", "z_program"},
+                            {"seed", o.seed},
+                            {"base_gaussians", z.bases.size()},
+                            {"particles", r.particles},
+                            {"steps", stepsJson(r.steps)}};
+    if (r.method == "quadrature") {
+      limit["quadrature_order"] = r.order;
+      limit["quadrature_error"] = number(r.quadratureError);
+    } else {
+      limit["samples"] = r.particles;
+    }
+    report["limit"] = limit;
+    report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  KernelLimitResult shown;  // the same table as the kernel method
+  shown.method = r.method == "quadrature" ? "quadrature, order " + std::to_string(r.order) + ", " +
+                                                std::to_string(r.particles) + " nodes"
+                                          : "montecarlo, " + std::to_string(r.particles) + " particles";
+  shown.steps = r.steps;
+  printLimit(o, pz, c, shown, "z-program");
+  return kSuccess;
+}
+
 int cmdLimit(const Options& o) {
-  if (o.method == "exact" || o.method == "quadrature" || o.method == "montecarlo")
-    throw UsageError("--method " + o.method + " (the feature-learning limit) is not available yet; use auto or kernel");
+  if (o.method == "exact")
+    throw UsageError("--method exact (linear programs, coefficient vectors over base Gaussians) is not available yet; "
+                     "use auto, quadrature or montecarlo");
   Prepared prep = prepare(o, "differentiated");
   const ir::Program& program = prep.program;
   const ir::Parametrization& pz = prep.pz;
   auto passStart = std::chrono::steady_clock::now();
   passes::Classification c = classifyProgram(program, pz);
   passes::Schedule sched = schedule(o, program, prep.data);
-  if (c.regime == "feature_learning")
-    throw UserError("the limit of a feature-learning parametrization (" + pz.name +
-                    ") needs the Z-program evaluators (exact, quadrature, montecarlo), which are not available yet; "
-                    "the kernel method applies to the kernel and trivial regimes");
+  bool zMethod = o.method == "quadrature" || o.method == "montecarlo";
+  if (c.regime == "feature_learning") {
+    if (o.method == "kernel")
+      throw UsageError("--method kernel: " + pz.name + " learns features here, its limit is not a kernel method; "
+                       "use auto, quadrature or montecarlo");
+    return cmdFeatureLimit(o, c);
+  }
+  if (zMethod)
+    throw UsageError("--method " + o.method + " evaluates the feature-learning limit; this parametrization is in the " +
+                     c.regime + " regime: use auto or kernel");
   passes::KernelDerivation d;
   try {
     d = passes::deriveKernels(prep.staged, pz);
@@ -487,7 +558,7 @@ int cmdLimit(const Options& o) {
   KernelLimitOptions ko;
   ko.eval.order = o.order;
   ko.eval.threads = o.threads;
-  ko.samples = o.samples;
+  ko.samples = o.samples > 0 ? o.samples : 4096;
   ko.seed = o.seed;
   auto evalStart = std::chrono::steady_clock::now();
   KernelLimitResult r;
@@ -540,7 +611,7 @@ int cmdLimit(const Options& o) {
     writeReport(report, o.json);
     if (o.json == "-") return kSuccess;
   }
-  printLimit(o, pz, c, r);
+  printLimit(o, pz, c, r, c.regime == "unstable" ? "none" : "kernel");
   return kSuccess;
 }
 
@@ -569,7 +640,10 @@ int runMain(int argc, char** argv) {
   auto* ir = app.add_subcommand("ir", "print the IR after a stage");
   ir->add_option("FILE", o.file, "the .tp program")->required();
   std::vector<std::string> names = stageNames();
-  ir->add_option("--stage", o.stage, "parsed, typed, differentiated, unrolled or netsor")->check(CLI::IsMember(names));
+  names.push_back("limit");
+  ir->add_option("--stage", o.stage, "parsed, typed, differentiated, unrolled, netsor or limit (the Z-program)")
+      ->check(CLI::IsMember(names));
+  ir->add_option("--param", o.param, "parametrization (for --stage limit)");
   ir->add_option("--data", o.data, "data file (for the unrolled stage)");
   ir->add_option("--steps", o.steps, "training steps (unrolled stage)")->check(CLI::Range(0, 100000));
   ir->add_option("--batch", o.batch, "examples per step")->check(CLI::Range(0, 1000000));
@@ -590,11 +664,16 @@ int runMain(int argc, char** argv) {
   lim->get_option("--param")->required();
   lim->add_option("--data", o.data, "the JSON data file")->required();
   lim->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 100000));
-  lim->add_option("--method", o.method, "auto (default) or kernel; exact, quadrature, montecarlo: later")
+  lim->add_option("--method", o.method,
+                  "auto (default), kernel (kernel and trivial regimes), quadrature or montecarlo (feature learning); "
+                  "exact: later")
       ->check(CLI::IsMember({"auto", "kernel", "exact", "quadrature", "montecarlo"}));
-  lim->add_option("--samples", o.samples, "draws of f_0 where the dynamics are sampled (default 4096)")
+  lim->add_option("--samples", o.samples,
+                  "Monte Carlo particles (feature learning, default 2^20) or draws of f_0 (kernel, default 4096)")
       ->check(CLI::Range(2, 10000000));
-  lim->add_option("--order", o.order, "Gauss–Hermite points per dimension where no closed form exists (default 64)")
+  lim->add_option("--order", o.order,
+                  "Gauss–Hermite points per dimension: kernel expectations without a closed form, or the tensor "
+                  "rule of --method quadrature (default 64; auto uses quadrature while order^bases <= 2^20)")
       ->check(CLI::Range(1, 512));
 
   auto* cls = app.add_subcommand("classify", "width-exponent analysis and regime classification");

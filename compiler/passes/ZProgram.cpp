@@ -1,0 +1,419 @@
+// Z-program derivation: the leading-order limit of every normal-form value, as particle and scalar instructions.
+#include "compiler/passes/ZProgram.h"
+
+#include <map>
+#include <sstream>
+
+#include "compiler/ir/Diagnostics.h"
+#include "compiler/passes/Exponents.h"
+
+namespace tp::passes {
+
+using ir::Op;
+using ir::Role;
+using ir::Value;
+using ir::ValueId;
+
+namespace {
+
+/// The limit of one normal-form value: Θ(n^e) times, per coordinate, the
+/// limit held in a slot (kZeroSlot: exactly 0). A width vector has one slot
+/// (particle or scalar), a finite value one per coordinate. `fluctuation`
+/// marks a contraction whose mean vanishes by symmetry: its true size is
+/// n^e but no slot holds it, so it may only drop out of a larger sum.
+struct Limit {
+  Exponent e = Exponent::zero();
+  std::vector<int> slots;
+  bool fluctuation = false;
+};
+
+class Derivation {
+public:
+  Derivation(const ir::Program& p, const ir::Parametrization& pz)
+      : p_(p), pz_(pz), exponents_(analyzeExponents(p, pz)) {}
+
+  ZProgram run() {
+    z_.steps = p_.steps;
+    limits_.resize(p_.values.size());
+    for (size_t i = 0; i < p_.values.size(); ++i) limits_[i] = eval(p_.values[i], static_cast<ValueId>(i));
+    for (const ir::Result& r : p_.results) {
+      const Limit& l = limits_[static_cast<size_t>(r.value)];
+      ZResult out{r, {}};
+      for (int s : l.slots) {
+        if (l.e.isZero() || (l.e.isFinite() && l.e.value() < 0)) out.slots.push_back(kZeroSlot);
+        else if (l.e.isInfinite() || l.e.value() > 0) out.slots.push_back(kDivergentSlot);
+        else if (l.fluctuation)
+          fail(p_.at(r.value), "a Gaussian-process output (readout a + b = 1/2): its initial value stays random");
+        else out.slots.push_back(s);
+      }
+      z_.results.push_back(std::move(out));
+    }
+    return std::move(z_);
+  }
+
+private:
+  [[noreturn]] void fail(const Value& v, const std::string& what) const {
+    throw UserError(p_.file + ":" + std::to_string(v.loc.line) + ":" + std::to_string(v.loc.col) +
+                    ": the feature-learning limit does not support " + what);
+  }
+
+  // ---- Emitting instructions ------------------------------------------------------
+
+  int emit(ZInstr ins) {
+    z_.instrs.push_back(std::move(ins));
+    return static_cast<int>(z_.instrs.size() - 1);
+  }
+  bool particle(int slot) const { return slot >= 0 && z_.instrs[static_cast<size_t>(slot)].particle; }
+
+  int constant(double c) {
+    auto [it, fresh] = constants_.emplace(c, 0);
+    if (fresh) {
+      ZInstr ins;
+      ins.kind = ZInstr::Kind::Const;
+      ins.value = c;
+      it->second = emit(ins);
+    }
+    return it->second;
+  }
+
+  int op(ZInstr::Kind kind, std::vector<int> operands, ValueId origin, double value = 0) {
+    ZInstr ins;
+    ins.kind = kind;
+    ins.value = value;
+    ins.origin = origin;
+    for (int s : operands) ins.particle = ins.particle || particle(s);
+    if (kind == ZInstr::Kind::Mean) ins.particle = false;
+    ins.operands = std::move(operands);
+    return emit(ins);
+  }
+
+  /// a + b of two slots (either may be kZeroSlot).
+  int add(int a, int b, ValueId origin) {
+    if (a == kZeroSlot) return b;
+    if (b == kZeroSlot) return a;
+    return op(ZInstr::Kind::Add, {a, b}, origin);
+  }
+  int mul(int a, int b, ValueId origin) {
+    if (a == kZeroSlot || b == kZeroSlot) return kZeroSlot;
+    return op(ZInstr::Kind::Mul, {a, b}, origin);
+  }
+  int scaled(double c, int a, ValueId origin) {
+    if (a == kZeroSlot || c == 0) return kZeroSlot;
+    return c == 1 ? a : mul(constant(c), a, origin);
+  }
+  /// E over particles (a scalar stays itself).
+  int mean(int a, ValueId origin) {
+    if (a == kZeroSlot) return kZeroSlot;
+    return particle(a) ? op(ZInstr::Kind::Mean, {a}, origin) : a;
+  }
+
+  // ---- Limits of values -----------------------------------------------------------
+
+  const Limit& limitOf(ValueId v) const { return limits_[static_cast<size_t>(v)]; }
+  Exponent exponentOf(ValueId v) const { return exponents_[static_cast<size_t>(v)].total(); }
+  static size_t coordinates(const Value& v) { return v.type.isScalarLike() || v.type.isWidth() ? 1 : v.type.size; }
+
+  Limit zero(const Value& v) const { return Limit{Exponent::zero(), std::vector<int>(coordinates(v), kZeroSlot)}; }
+
+  /// Slot k of a limit, broadcasting a one-slot limit.
+  static int slot(const Limit& l, size_t k) { return l.slots.size() == 1 ? l.slots[0] : l.slots[k]; }
+
+  /// The leading-order sum Σ coef_i · x_i: the operands of the value's own exponent.
+  Limit sum(const Value& v, ValueId id, const std::vector<std::pair<double, ValueId>>& terms) {
+    Limit out{exponentOf(id), std::vector<int>(coordinates(v), kZeroSlot)};
+    if (out.e.isZero()) return out;
+    for (const auto& [coef, x] : terms) {
+      const Limit& l = limitOf(x);
+      if (l.e.isZero() || l.e < out.e) continue;  // a smaller part drops out of the limit
+      if (out.e < l.e) fail(v, "a sum whose leading terms cancel");
+      if (l.fluctuation) {
+        out.fluctuation = true;
+        continue;
+      }
+      for (size_t k = 0; k < out.slots.size(); ++k) out.slots[k] = add(out.slots[k], scaled(coef, slot(l, k), id), id);
+    }
+    return out;
+  }
+
+  /// Both operands' product (Mul), quotient (Div).
+  Limit product(const Value& v, ValueId id, ZInstr::Kind kind) {
+    const Limit& a = limitOf(v.operands[0]);
+    const Limit& b = limitOf(v.operands[1]);
+    Limit out{exponentOf(id), std::vector<int>(coordinates(v), kZeroSlot)};
+    if (out.e.isZero() || a.e.isZero() || (kind == ZInstr::Kind::Mul && b.e.isZero())) return zero(v);
+    if (a.fluctuation || b.fluctuation) fail(v, "a product with a Gaussian fluctuation of the output");
+    for (size_t k = 0; k < out.slots.size(); ++k) {
+      int x = slot(a, k), y = slot(b, k);
+      out.slots[k] = kind == ZInstr::Kind::Mul ? mul(x, y, id) : (x == kZeroSlot ? kZeroSlot : op(kind, {x, y}, id));
+    }
+    return out;
+  }
+
+  static constexpr int kNoOperand = -4;
+
+  /// Σ_α x_α y_α over the width (y = kNoOperand: Σ_α x_α), scaled by `per` (1 for a sum, 1/n for a mean),
+  /// as a particle mean at the law-of-large-numbers exponent.
+  Limit contraction(const Value& v, ValueId id, int x, const Exponent& ex, int y, const Exponent& ey, bool perCoordinate) {
+    Limit out{exponentOf(id), {kZeroSlot}};
+    if (out.e.isZero()) return out;
+    Exponent lln = ex + ey + (perCoordinate ? Rational(0) : Rational(1));
+    if (out.e < lln) {  // the mean vanishes by symmetry: a CLT fluctuation
+      out.fluctuation = true;
+      return out;
+    }
+    out.slots[0] = mean(y == kNoOperand ? x : mul(x, y, id), id);
+    return out;
+  }
+
+  Rational weightExponent(const std::string& param) const {
+    const auto& e = pz_.params.at(param);
+    return -(e.a + e.b);
+  }
+
+  /// The base Gaussian of a param's column/row (kZeroSlot for a zero-initialised param).
+  int base(const std::string& param, int index) {
+    const ir::ParamDecl* d = p_.findParam(param);
+    if (d->zeroInit) return kZeroSlot;
+    auto [it, fresh] = bases_.emplace(std::make_pair(param, index), 0);
+    if (fresh) {
+      z_.bases.push_back({param, index, toDouble(d->variance)});
+      ZInstr ins;
+      ins.kind = ZInstr::Kind::Base;
+      ins.particle = true;
+      ins.index = static_cast<int>(z_.bases.size() - 1);
+      ins.name = param;
+      it->second = emit(ins);
+    }
+    return it->second;
+  }
+
+  Limit eval(const Value& v, ValueId id) {
+    Exponent e = exponentOf(id);
+    if (v.type.isMatrix()) return Limit{e, {}};  // matrices enter through MatVec / MatTVec
+    if (e.isZero()) return zero(v);
+    if (e.isInfinite()) fail(v, "a value that grows faster than any power of n");
+    switch (v.op) {
+      case Op::Const: return Limit{e, {constant(v.number)}};
+      case Op::Hyper: return Limit{e, {constant(p_.findHyper(v.name)->value)}};
+      case Op::Width:
+      case Op::Scale: return Limit{e, {constant(1)}};
+      case Op::Input: {
+        Limit out{e, {}};
+        for (size_t k = 0; k < coordinates(v); ++k) {
+          ZInstr ins;
+          ins.kind = ZInstr::Kind::Input;
+          ins.name = v.name;
+          ins.split = v.split;
+          ins.example = v.example;
+          ins.index = static_cast<int>(k);
+          ins.origin = id;
+          out.slots.push_back(emit(ins));
+        }
+        return out;
+      }
+      case Op::Param:  // a bias (width vector); finite params are not in the language
+        if (!v.type.isWidth()) fail(v, "a finite param");
+        return Limit{e, {base(v.name, 0)}};
+      case Op::Add: return sum(v, id, {{1.0, v.operands[0]}, {1.0, v.operands[1]}});
+      case Op::Sub: return sum(v, id, {{1.0, v.operands[0]}, {-1.0, v.operands[1]}});
+      case Op::Neg: return sum(v, id, {{-1.0, v.operands[0]}});
+      case Op::BatchMean: {
+        std::vector<std::pair<double, ValueId>> terms;
+        for (ValueId x : v.operands) terms.push_back({1.0 / static_cast<double>(v.operands.size()), x});
+        return sum(v, id, terms);
+      }
+      case Op::Broadcast: {
+        const Limit& x = limitOf(v.operands[0]);
+        return Limit{e, std::vector<int>(coordinates(v), x.slots[0]), x.fluctuation};
+      }
+      case Op::Mul: return product(v, id, ZInstr::Kind::Mul);
+      case Op::Div: return product(v, id, ZInstr::Kind::Div);
+      case Op::Pow: {
+        const Limit& x = limitOf(v.operands[0]);
+        if (x.fluctuation) fail(v, "a power of a Gaussian fluctuation");
+        Limit out{e, {}};
+        for (int s : x.slots) out.slots.push_back(op(ZInstr::Kind::Pow, {s}, id, v.number));
+        return out;
+      }
+      case Op::Apply: return apply(v, id);
+      case Op::MatVec:
+      case Op::MatTVec: return matrixProduct(v, id);
+      case Op::Dot: {
+        const Value& a = p_.at(v.operands[0]);
+        const Limit& x = limitOf(v.operands[0]);
+        const Limit& y = limitOf(v.operands[1]);
+        if (a.type.isWidth()) return contraction(v, id, x.slots[0], x.e, y.slots[0], y.e, false);
+        Limit out{e, {kZeroSlot}};
+        if (x.e + y.e < e) fail(v, "a dot product whose leading terms cancel");
+        if (x.fluctuation || y.fluctuation) fail(v, "a dot product with a Gaussian fluctuation");
+        for (size_t k = 0; k < x.slots.size(); ++k) out.slots[0] = add(out.slots[0], mul(x.slots[k], slot(y, k), id), id);
+        return out;
+      }
+      case Op::Mean:
+      case Op::Sum: {
+        const Value& a = p_.at(v.operands[0]);
+        const Limit& x = limitOf(v.operands[0]);
+        if (a.type.isWidth()) return contraction(v, id, x.slots[0], x.e, kNoOperand, Exponent::of(0), v.op == Op::Mean);
+        if (x.fluctuation) fail(v, "a reduction of a Gaussian fluctuation");
+        Limit out{e, {kZeroSlot}};
+        for (int s : x.slots) out.slots[0] = add(out.slots[0], s, id);
+        if (v.op == Op::Mean) out.slots[0] = scaled(1.0 / static_cast<double>(x.slots.size()), out.slots[0], id);
+        return out;
+      }
+      default: fail(v, std::string("the op '") + ir::opName(v.op) + "' yet");
+    }
+  }
+
+  /// φ^(k)(x): of a Θ(1) argument, the function itself; of a vanishing one, φ^(k)(0) when that
+  /// is the leading part, or φ^(k+1)(0)·x when φ^(k)(0) = 0 (a linear start).
+  Limit apply(const Value& v, ValueId id) {
+    const Limit& x = limitOf(v.operands[0]);
+    Exponent e = exponentOf(id);
+    if (x.fluctuation) fail(v, "a nonlinearity of a Gaussian fluctuation");
+    Limit out{e, {}};
+    for (int s : x.slots) {
+      if (x.e == Exponent::of(0)) {
+        ZInstr ins;
+        ins.kind = ZInstr::Kind::Apply;
+        ins.fn = v.fn;
+        ins.order = v.order;
+        ins.origin = id;
+        ins.operands = {s};
+        ins.particle = particle(s);
+        out.slots.push_back(s == kZeroSlot ? kZeroSlot : emit(ins));
+      } else if (e == Exponent::of(0) && (x.e.isZero() || x.e < Exponent::of(0))) {
+        out.slots.push_back(kConstantAtZero);  // resolved below
+      } else if (e == x.e) {
+        ZInstr ins;
+        ins.kind = ZInstr::Kind::Apply;
+        ins.fn = v.fn;
+        ins.order = v.order + 1;
+        ins.operands = {constant(0)};
+        ins.origin = id;
+        out.slots.push_back(mul(emit(ins), s, id));
+      } else {
+        fail(v, "a nonlinearity of an argument that does not stay of order 1");
+      }
+    }
+    for (int& s : out.slots)
+      if (s == kConstantAtZero) {
+        ZInstr ins;
+        ins.kind = ZInstr::Kind::Apply;
+        ins.fn = v.fn;
+        ins.order = v.order;
+        ins.operands = {constant(0)};
+        ins.origin = id;
+        s = emit(ins);
+      }
+    return out;
+  }
+  static constexpr int kConstantAtZero = -3;
+
+  /// W x and Wᵀ y for an input layer W[n, d] (columns U_j) and a readout W[k, n] (rows V_r).
+  Limit matrixProduct(const Value& v, ValueId id) {
+    const Value& w = p_.at(v.operands[0]);
+    const ir::ParamDecl* decl = w.op == Op::Param ? p_.findParam(w.name) : nullptr;
+    if (!decl) fail(v, "a product with a matrix that is not a param");
+    const Limit& x = limitOf(v.operands[1]);
+    Exponent scale = Exponent::of(weightExponent(decl->name));
+    if (decl->zeroInit) return zero(v);
+    bool transposed = v.op == Op::MatTVec;
+    Exponent e = exponentOf(id);
+    if (decl->role == Role::Hidden)
+      fail(v, "an n×n matrix yet (the Ẑ/Ż fields of hidden matrices are the next step of the limit derivation)");
+    // Input layer W x and readout Wᵀ y: a combination of base Gaussians with finite coefficients.
+    bool combination = (decl->role == Role::Input) != transposed;
+    if (combination) {
+      if (x.fluctuation) fail(v, "a matrix applied to a Gaussian fluctuation");
+      Limit out{e, {kZeroSlot}};
+      if (e.isZero()) return out;
+      if (x.e + scale < e) fail(v, "a matrix product whose leading terms cancel");
+      for (size_t j = 0; j < x.slots.size(); ++j) out.slots[0] = add(out.slots[0], mul(base(decl->name, int(j)), x.slots[j], id), id);
+      return out;
+    }
+    // Readout W x and input layer Wᵀ y: one contraction per row / column.
+    Limit out{e, {}};
+    size_t rows = coordinates(v);
+    for (size_t r = 0; r < rows; ++r) {
+      Limit c = contraction(v, id, base(decl->name, int(r)), scale, x.slots[0], x.e, false);
+      out.fluctuation = out.fluctuation || c.fluctuation;
+      out.slots.push_back(c.slots[0]);
+    }
+    return out;
+  }
+
+  const ir::Program& p_;
+  const ir::Parametrization& pz_;
+  std::vector<ValueExponents> exponents_;
+  std::vector<Limit> limits_;
+  ZProgram z_;
+  std::map<double, int> constants_;
+  std::map<std::pair<std::string, int>, int> bases_;
+};
+
+std::string kindName(ZInstr::Kind k) {
+  switch (k) {
+    case ZInstr::Kind::Base: return "base";
+    case ZInstr::Kind::Const: return "const";
+    case ZInstr::Kind::Input: return "input";
+    case ZInstr::Kind::Add: return "add";
+    case ZInstr::Kind::Sub: return "sub";
+    case ZInstr::Kind::Mul: return "mul";
+    case ZInstr::Kind::Div: return "div";
+    case ZInstr::Kind::Neg: return "neg";
+    case ZInstr::Kind::Pow: return "pow";
+    case ZInstr::Kind::Apply: return "apply";
+    case ZInstr::Kind::Mean: return "E";
+  }
+  return "?";
+}
+
+}  // namespace
+
+ZProgram deriveZProgram(const ir::Program& netsor, const ir::Parametrization& pz) {
+  TP_ASSERT(netsor.stage == ir::Stage::Netsor, "deriveZProgram expects a normal-form program");
+  return Derivation(netsor, pz).run();
+}
+
+std::string printZProgram(const ZProgram& z, const ir::Program& netsor) {
+  std::ostringstream out;
+  out.precision(17);
+  out << "# Z-program of " << netsor.file << " (" << z.bases.size() << " base Gaussians, " << z.instrs.size()
+      << " instructions)\n";
+  for (size_t i = 0; i < z.bases.size(); ++i)
+    out << "base " << i << " = " << z.bases[i].param << "[" << z.bases[i].index << "] ~ N(0, " << z.bases[i].variance
+        << ")\n";
+  for (size_t i = 0; i < z.instrs.size(); ++i) {
+    const ZInstr& ins = z.instrs[i];
+    out << (ins.particle ? "  Z" : "  s") << i << " = " << kindName(ins.kind);
+    switch (ins.kind) {
+      case ZInstr::Kind::Base: out << " " << ins.index; break;
+      case ZInstr::Kind::Const: out << " " << ins.value; break;
+      case ZInstr::Kind::Input:
+        out << " " << ins.name << "[" << ins.index << "] " << (ins.split == ir::Split::Eval ? "eval" : "train")
+            << ins.example;
+        break;
+      case ZInstr::Kind::Apply: out << " " << ir::fnName(ins.fn) << std::string(static_cast<size_t>(ins.order), '\''); break;
+      case ZInstr::Kind::Pow: out << " ^" << ins.value; break;
+      default: break;
+    }
+    for (int o : ins.operands) out << " " << (z.instrs[static_cast<size_t>(o)].particle ? "Z" : "s") << o;
+    if (ins.origin != ir::kNoValue) {
+      const Value& v = netsor.at(ins.origin);
+      out << "    # %" << ins.origin;
+      if (!v.label.empty()) out << " " << v.label;
+      if (v.step >= 0) out << " t" << v.step;
+    }
+    out << "\n";
+  }
+  for (const ZResult& r : z.results) {
+    out << (r.result.kind == ir::Result::Kind::Loss ? "loss" : r.result.name) << " t" << r.result.step << " #"
+        << r.result.example << " =";
+    for (int s : r.slots)
+      out << " " << (s == kZeroSlot ? "0" : s == kDivergentSlot ? "inf" : "s" + std::to_string(s));
+    out << "\n";
+  }
+  return out.str();
+}
+
+}  // namespace tp::passes

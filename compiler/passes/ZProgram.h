@@ -1,0 +1,88 @@
+// The feature-learning limit of a normal-form program as a Z-program: per-particle and scalar instructions.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "compiler/ir/IR.h"
+#include "compiler/ir/Parametrization.h"
+
+namespace tp::passes {
+
+/// One instruction of a Z-program. A Z-program is straight-line and
+/// loop-free. A *particle* instruction computes one number per particle — a
+/// sample of the limit `Z` of a width vector's coordinates, scaled by its
+/// exact power of n — and a *scalar* instruction one number; operands may be
+/// either (a scalar operand of a particle instruction is the same for every
+/// particle). `Mean` is the only reduction: the expectation over particles.
+struct ZInstr {
+  enum class Kind {
+    Base,   // particle: base Gaussian `index` (independent N(0, variance))
+    Const,  // scalar: value
+    Input,  // scalar: coordinate `index` of input `name` of example `example` in `split`
+    Add, Sub, Mul, Div,
+    Neg,
+    Pow,    // x^value
+    Apply,  // fn^(order)(x)
+    Mean,   // scalar: E over the particles of operand 0
+  };
+  Kind kind = Kind::Const;
+  bool particle = false;
+  std::vector<int> operands;
+  double value = 0;
+  int index = 0;
+  std::string name;
+  ir::Split split = ir::Split::None;
+  int example = -1;
+  ir::Fn fn = ir::Fn::Id;
+  int order = 0;
+  ir::ValueId origin = ir::kNoValue;  // the normal-form value it comes from
+};
+
+/// A base Gaussian: a column of an input-layer matrix, a row of a readout,
+/// a bias, each with its initial variance (after the parametrization's scaling).
+struct ZBase {
+  std::string param;
+  int index = 0;  // column (input layer) or row (readout); 0 for a bias
+  double variance = 1;
+};
+
+/// A reported number of the program: the limit of a result's coordinate.
+struct ZResult {
+  ir::Result result;
+  /// Per coordinate: the scalar slot, or −1 when the limit is exactly 0
+  /// (the value vanishes with n), or −2 when it diverges.
+  std::vector<int> slots;
+};
+
+struct ZProgram {
+  std::vector<ZBase> bases;
+  std::vector<ZInstr> instrs;
+  std::vector<ZResult> results;
+  int steps = 0;
+};
+
+inline constexpr int kZeroSlot = -1;
+inline constexpr int kDivergentSlot = -2;
+
+/// Derives the Z-program of a normal-form program under a parametrization
+/// (Master Theorem, TP4 §7 and App. H; DESIGN.md §2–3).
+///
+/// Every value is its exact width exponent (analyzeExponents) times a Θ(1)
+/// limit, and only the parts of the leading exponent survive: a sum keeps the
+/// operands of its own exponent, products multiply limits and add exponents,
+/// a contraction over the width is a particle mean at the law-of-large-numbers
+/// exponent `1 + e_x + e_y` (a smaller exponent means the mean vanishes by
+/// symmetry: the value is a fluctuation and the limit of the sum it enters
+/// does not see it). Input-layer columns, readout rows and biases are the base
+/// Gaussians; `Scale(P)` is `n^(−c−2a)`. This version covers programs whose
+/// matrices are input layers and readouts (no `n×n` matrix: the Ẑ/Ż fields
+/// of hidden matrices come next) and scalar outputs of any finite size.
+/// Throws UserError with `file:line:col` for what it does not cover.
+/// Pre: stage netsor; `pz` covers every param.
+ZProgram deriveZProgram(const ir::Program& netsor, const ir::Parametrization& pz);
+
+/// The Z-program as text, one instruction per line (`tpc ir --stage limit`).
+std::string printZProgram(const ZProgram& z, const ir::Program& netsor);
+
+}  // namespace tp::passes

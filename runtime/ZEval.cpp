@@ -1,0 +1,248 @@
+// Z-program interpreter: particle instructions as loops over weighted particles, Mean as the weighted sum.
+#include "runtime/ZEval.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "compiler/ir/Diagnostics.h"
+#include "runtime/Activation.h"
+#include "runtime/Quadrature.h"
+#include "runtime/Random.h"
+
+namespace tp {
+
+using passes::ZInstr;
+
+Particles monteCarloParticles(const passes::ZProgram& z, size_t count, uint64_t seed) {
+  Particles p;
+  p.count = count;
+  p.weights.assign(count, 1.0 / static_cast<double>(count));
+  for (size_t b = 0; b < z.bases.size(); ++b) {
+    std::vector<double> draws(count);
+    fillNormal(streamSeed(seed, 0x5a, b), std::sqrt(z.bases[b].variance), draws.data(), count);
+    p.bases.push_back(std::move(draws));
+  }
+  return p;
+}
+
+Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles) {
+  const GaussHermiteRule& rule = gaussHermite(order);
+  const size_t m = static_cast<size_t>(order), dims = z.bases.size();
+  double total = std::pow(static_cast<double>(m), static_cast<double>(dims));
+  if (total > static_cast<double>(maxParticles))
+    throw UserError("quadrature over " + std::to_string(dims) + " base Gaussians at order " + std::to_string(order) +
+                    " needs " + std::to_string(total) + " particles (limit " + std::to_string(maxParticles) +
+                    "): lower --order or use --method montecarlo");
+  Particles p;
+  p.count = static_cast<size_t>(total);
+  p.weights.assign(p.count, 1.0);
+  p.bases.assign(dims, std::vector<double>(p.count));
+  // Particle i has node digits (i / m^b) mod m, base b scaled by its standard deviation.
+  for (size_t i = 0; i < p.count; ++i) {
+    size_t rest = i;
+    for (size_t b = 0; b < dims; ++b) {
+      size_t k = rest % m;
+      rest /= m;
+      p.bases[b][i] = std::sqrt(z.bases[b].variance) * rule.nodes[k];
+      p.weights[i] *= rule.weights[k];
+    }
+  }
+  return p;
+}
+
+namespace {
+
+/// Per slot: the last instruction that reads it (so its buffer can be released).
+std::vector<size_t> lastUses(const passes::ZProgram& z) {
+  std::vector<size_t> last(z.instrs.size(), 0);
+  for (size_t i = 0; i < z.instrs.size(); ++i)
+    for (int o : z.instrs[i].operands) last[static_cast<size_t>(o)] = i;
+  for (const passes::ZResult& r : z.results)
+    for (int s : r.slots)
+      if (s >= 0) last[static_cast<size_t>(s)] = z.instrs.size();
+  return last;
+}
+
+double binary(ZInstr::Kind k, double x, double y) {
+  switch (k) {
+    case ZInstr::Kind::Add: return x + y;
+    case ZInstr::Kind::Sub: return x - y;
+    case ZInstr::Kind::Mul: return x * y;
+    case ZInstr::Kind::Div: return x / y;
+    default: break;
+  }
+  throw InternalError("runZProgram: not a binary instruction");
+}
+
+}  // namespace
+
+std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles, const Dataset& data) {
+  const size_t K = particles.count, S = z.instrs.size();
+  std::vector<size_t> last = lastUses(z);
+  std::vector<double> scalar(S, 0.0);
+  std::vector<std::vector<double>> buffers(S);
+  std::vector<std::vector<double>> pool;
+  auto fresh = [&]() {
+    if (pool.empty()) return std::vector<double>(K);
+    std::vector<double> b = std::move(pool.back());
+    pool.pop_back();
+    return b;
+  };
+  for (size_t i = 0; i < S; ++i) {
+    const ZInstr& ins = z.instrs[i];
+    // Operand j at particle k: its buffer, or its scalar broadcast.
+    auto at = [&](size_t j) -> std::pair<const double*, double> {
+      size_t o = static_cast<size_t>(ins.operands[j]);
+      return z.instrs[o].particle ? std::make_pair(buffers[o].data(), 0.0) : std::make_pair(nullptr, scalar[o]);
+    };
+    if (!ins.particle) {
+      switch (ins.kind) {
+        case ZInstr::Kind::Const: scalar[i] = ins.value; break;
+        case ZInstr::Kind::Input: {
+          const DataSplit& split = ins.split == ir::Split::Eval ? data.eval : data.train;
+          scalar[i] = split.value(ins.name, static_cast<size_t>(ins.example))[static_cast<size_t>(ins.index)];
+          break;
+        }
+        case ZInstr::Kind::Mean: {
+          const double* x = buffers[static_cast<size_t>(ins.operands[0])].data();
+          double total = 0;
+          for (size_t k = 0; k < K; ++k) total += particles.weights[k] * x[k];
+          scalar[i] = total;
+          break;
+        }
+        case ZInstr::Kind::Neg: scalar[i] = -at(0).second; break;
+        case ZInstr::Kind::Pow: scalar[i] = std::pow(at(0).second, ins.value); break;
+        case ZInstr::Kind::Apply: scalar[i] = evalActivation(ins.fn, ins.order, at(0).second); break;
+        default: scalar[i] = binary(ins.kind, at(0).second, at(1).second); break;
+      }
+    } else {
+      std::vector<double> out = fresh();
+      switch (ins.kind) {
+        case ZInstr::Kind::Base: std::copy(particles.bases[static_cast<size_t>(ins.index)].begin(),
+                                           particles.bases[static_cast<size_t>(ins.index)].end(), out.begin());
+          break;
+        case ZInstr::Kind::Neg: {
+          const double* x = at(0).first;
+          for (size_t k = 0; k < K; ++k) out[k] = -x[k];
+          break;
+        }
+        case ZInstr::Kind::Pow: {
+          const double* x = at(0).first;
+          for (size_t k = 0; k < K; ++k) out[k] = std::pow(x[k], ins.value);
+          break;
+        }
+        case ZInstr::Kind::Apply: applyActivation(ins.fn, ins.order, at(0).first, out.data(), K); break;
+        case ZInstr::Kind::Add:
+        case ZInstr::Kind::Sub:
+        case ZInstr::Kind::Mul:
+        case ZInstr::Kind::Div: {
+          auto [x, xs] = at(0);
+          auto [y, ys] = at(1);
+          for (size_t k = 0; k < K; ++k) out[k] = binary(ins.kind, x ? x[k] : xs, y ? y[k] : ys);
+          break;
+        }
+        default: throw InternalError("runZProgram: a scalar instruction marked per-particle");
+      }
+      buffers[i] = std::move(out);
+    }
+    // Release the particle buffers read for the last time.
+    for (int o : ins.operands)
+      if (last[static_cast<size_t>(o)] == i && !buffers[static_cast<size_t>(o)].empty())
+        pool.push_back(std::move(buffers[static_cast<size_t>(o)]));
+  }
+  std::vector<std::vector<double>> results;
+  for (const passes::ZResult& r : z.results) {
+    std::vector<double> coords;
+    for (int s : r.slots)
+      coords.push_back(s == passes::kZeroSlot       ? 0.0
+                       : s == passes::kDivergentSlot ? std::numeric_limits<double>::infinity()
+                                                     : scalar[static_cast<size_t>(s)]);
+    results.push_back(std::move(coords));
+  }
+  return results;
+}
+
+namespace {
+
+/// The step summaries of one set of result values (variance 0: the limit is deterministic).
+std::vector<StepSummary> summarise(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
+                                   const std::vector<std::vector<double>>& values,
+                                   const std::vector<std::vector<double>>* errors) {
+  std::vector<StepSummary> steps(static_cast<size_t>(z.steps + 1));
+  std::vector<int> lossCount(steps.size(), 0);
+  for (size_t t = 0; t < steps.size(); ++t) {
+    steps[t].t = static_cast<int>(t);
+    for (const auto& name : netsor.outputs) steps[t].outputs[name].resize(data.eval.count);
+  }
+  for (size_t i = 0; i < z.results.size(); ++i) {
+    const ir::Result& r = z.results[i].result;
+    StepSummary& st = steps[static_cast<size_t>(r.step)];
+    const std::vector<double>& v = values[i];
+    std::vector<double> err = errors ? (*errors)[i] : std::vector<double>(v.size(), 0.0);
+    if (r.kind == ir::Result::Kind::Loss) {
+      if (st.loss.mean.empty()) st.loss = Summary{{0.0}, {0.0}, {0.0}};
+      st.loss.mean[0] += v[0];
+      st.loss.stderror[0] += err[0];  // summed here, averaged below (errors of a mean of correlated terms: ≤ mean)
+      lossCount[static_cast<size_t>(r.step)]++;
+    } else {
+      st.outputs[r.name][static_cast<size_t>(r.example)] = Summary{v, std::vector<double>(v.size(), 0.0), err};
+    }
+  }
+  for (size_t t = 0; t < steps.size(); ++t)
+    if (lossCount[t]) {
+      steps[t].loss.mean[0] /= lossCount[t];
+      steps[t].loss.stderror[0] /= lossCount[t];
+    }
+  return steps;
+}
+
+}  // namespace
+
+FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
+                                const FeatureLimitOptions& options) {
+  FeatureLimitResult out;
+  out.method = options.method;
+  if (options.method == "quadrature") {
+    Particles fine = quadratureParticles(z, options.order, options.maxParticles);
+    int coarseOrder = std::max(1, 2 * options.order / 3);
+    Particles coarse = quadratureParticles(z, coarseOrder, options.maxParticles);
+    auto values = runZProgram(z, fine, data), rough = runZProgram(z, coarse, data);
+    for (size_t i = 0; i < values.size(); ++i)
+      for (size_t k = 0; k < values[i].size(); ++k)
+        if (std::isfinite(values[i][k])) out.quadratureError = std::max(out.quadratureError, std::fabs(values[i][k] - rough[i][k]));
+    out.particles = fine.count;
+    out.order = options.order;
+    out.steps = summarise(z, netsor, data, values, nullptr);
+    return out;
+  }
+  if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);
+  // The estimate from all particles; the standard error from 16 disjoint groups, each run alone:
+  // a group of K/16 particles has 16 times the variance of the full estimate (to leading order in 1/K).
+  constexpr size_t kGroups = 16;
+  if (options.samples < 2 * kGroups) throw UserError("--samples must be at least 32 for Monte Carlo standard errors");
+  Particles all = monteCarloParticles(z, options.samples, options.seed);
+  auto values = runZProgram(z, all, data);
+  const size_t per = options.samples / kGroups;
+  std::vector<std::vector<std::vector<double>>> groups;
+  for (size_t g = 0; g < kGroups; ++g) {
+    Particles part;
+    part.count = per;
+    part.weights.assign(per, 1.0 / static_cast<double>(per));
+    for (const auto& b : all.bases) part.bases.emplace_back(b.begin() + static_cast<long>(g * per), b.begin() + static_cast<long>((g + 1) * per));
+    groups.push_back(runZProgram(z, part, data));
+  }
+  std::vector<std::vector<double>> errors(values.size());
+  for (size_t i = 0; i < values.size(); ++i)
+    for (size_t k = 0; k < values[i].size(); ++k) {
+      double mean = 0, m2 = 0;
+      for (const auto& g : groups) mean += g[i][k] / kGroups;
+      for (const auto& g : groups) m2 += (g[i][k] - mean) * (g[i][k] - mean);
+      errors[i].push_back(std::sqrt(m2 / (kGroups - 1)) / std::sqrt(static_cast<double>(kGroups)));
+    }
+  out.particles = all.count;
+  out.steps = summarise(z, netsor, data, values, &errors);
+  return out;
+}
+
+}  // namespace tp

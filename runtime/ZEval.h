@@ -1,0 +1,60 @@
+// The reference interpreter of Z-programs over weighted particles: Monte Carlo samples or a tensor quadrature rule.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "compiler/passes/ZProgram.h"
+#include "runtime/Dataset.h"
+#include "runtime/Simulator.h"
+
+namespace tp {
+
+/// A weighted set of draws of the base Gaussians: E g ≈ Σ_i weights[i] g(draw i).
+struct Particles {
+  size_t count = 0;
+  std::vector<std::vector<double>> bases;  // [base][particle]
+  std::vector<double> weights;             // sum to 1
+};
+
+/// `count` independent draws, weights 1/count, from streams keyed by (seed, base):
+/// the same seed gives the same particles on every machine and thread count.
+Particles monteCarloParticles(const passes::ZProgram& z, size_t count, uint64_t seed);
+
+/// The tensor-product Gauss–Hermite rule of `order` points per base Gaussian
+/// (order^bases particles). Throws UserError when that exceeds `maxParticles`.
+Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles);
+
+/// Runs the Z-program once over `particles` (instruction by instruction, each
+/// particle instruction a loop over the particles, buffers freed after their
+/// last use) and returns the value of every result coordinate, in the order of
+/// `z.results` (0 for a vanishing one, +inf for a diverging one).
+std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles,
+                                             const Dataset& data);
+
+struct FeatureLimitOptions {
+  std::string method = "quadrature";  // "quadrature" or "montecarlo"
+  int order = 48;                      // quadrature: points per base Gaussian
+  size_t samples = 1 << 16;            // montecarlo: particles
+  uint64_t seed = 0;
+  size_t maxParticles = size_t(1) << 24;
+};
+
+struct FeatureLimitResult {
+  std::string method;
+  size_t particles = 0;
+  int order = 0;                  // quadrature
+  /// Quadrature: max |Q_order − Q_(2·order/3)| over every reported number (an estimate
+  /// of the error of the coarser rule, so a bound for the finer one when it converges).
+  double quadratureError = 0;
+  std::vector<StepSummary> steps;  // means; variance 0 (the limit is deterministic); stderr (Monte Carlo)
+};
+
+/// The limit's outputs and losses at every step t = 0..T: quadrature (with
+/// its error estimate) or Monte Carlo (standard errors from 16 independent
+/// groups of particles: sd of the group results / √16).
+FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
+                                const FeatureLimitOptions& options);
+
+}  // namespace tp

@@ -1,0 +1,101 @@
+// The feature-learning limit (`tpc limit`, Z-program evaluators) of the one-hidden-layer
+// μP tanh network against its mean-field limit computed from scratch (MeanFieldReference.h).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "MeanFieldReference.h"
+
+namespace {
+
+using json = nlohmann::json;
+using namespace tp::test::meanfield;
+
+const std::string kBinary = kSource + "/build/tpc";
+constexpr int kSteps = 4;
+
+/// `tpc limit` on mlp1_tanh with extra arguments; the JSON report.
+json limitReport(const std::string& args) {
+  std::string cmd = "'" + kBinary + "' limit '" + kProgram + "' --data '" + kData + "' --steps " +
+                    std::to_string(kSteps) + " " + args + " --json -";
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr) << cmd;
+  std::string out;
+  char buf[4096];
+  size_t k;
+  while (pipe && (k = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, k);
+  int status = pipe ? pclose(pipe) : -1;
+  EXPECT_EQ(status, 0) << cmd;
+  return json::parse(out);
+}
+
+double output(const json& report, int t, int e) { return report["limit"]["steps"][t]["outputs"]["f"][e].get<double>(); }
+
+/// The reference at orders where it has converged: it agrees with a higher-order rule to
+/// ~4e-10 (MeanFieldTest), far below the tolerances here.
+const Limit& reference() {
+  static const Limit lim = meanFieldLimit(loadModel(), {300, 200, 130}, kSteps);
+  return lim;
+}
+
+TEST(FeatureLimit, QuadratureEqualsTheMeanFieldLimit) {
+  // tanh is analytic, so the tensor Gauss–Hermite rule converges geometrically in the order,
+  // but slowly here (tanh of a sum of Gaussians with poles near the real axis after training):
+  // measured max differences 1.4e-6 / 2.5e-7 / 2.9e-7 at orders 64 / 80 / 96 per base Gaussian.
+  // At order 80 the outputs and losses must equal the reference to 1e-6 (the bound),
+  // and the report's own error estimate (order 80 vs 53) must stay small.
+  json r = limitReport("--param mup --method quadrature --order 80");
+  EXPECT_EQ(r["classification"]["regime"], "feature_learning");
+  EXPECT_EQ(r["limit"]["method"], "quadrature");
+  EXPECT_EQ(r["limit"]["base_gaussians"], 3);
+  const Limit& ref = reference();
+  double worst = 0;
+  for (int t = 0; t <= kSteps; ++t) {
+    for (size_t e = 0; e < ref.f[static_cast<size_t>(t)].size(); ++e)
+      worst = std::max(worst, std::fabs(output(r, t, static_cast<int>(e)) - ref.f[static_cast<size_t>(t)][e]));
+    worst = std::max(worst, std::fabs(r["limit"]["steps"][t]["loss"].get<double>() - ref.loss[static_cast<size_t>(t)]));
+  }
+  std::printf("quadrature order 80 vs reference: max |difference| %.2e, reported error estimate %.2e\n", worst,
+              r["limit"]["quadrature_error"].get<double>());
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_LT(r["limit"]["quadrature_error"].get<double>(), 1e-4);
+  // The outputs move: f_0 = 0 (μP's f_0 → 0) and the last step is far from it.
+  EXPECT_EQ(output(r, 0, 0), 0.0);
+  EXPECT_GT(std::fabs(output(r, kSteps, 0)), 0.1);
+}
+
+TEST(FeatureLimit, MeanFieldEqualsMup) {
+  // TP4's symmetry (a, b, c) → (a + θ, b − θ, c − 2θ): mf and mup are the same training, so
+  // their Z-programs compute the same numbers (up to rounding in a different order of products).
+  json mup = limitReport("--param mup --method quadrature --order 40");
+  json mf = limitReport("--param mf --method quadrature --order 40");
+  for (int t = 0; t <= kSteps; ++t)
+    for (int e = 0; e < 2; ++e) EXPECT_NEAR(output(mup, t, e), output(mf, t, e), 1e-12);
+}
+
+TEST(FeatureLimit, MonteCarloAgreesWithinItsStandardError) {
+  // 2^18 particles: each output's standard error is about 1e-3; 4 standard errors allow for
+  // the 10 compared numbers (a 4σ excursion among them has probability < 1e-3), plus the
+  // O(1/K) bias of a recursion through particle means (about 4e-6 here).
+  json r = limitReport("--param mup --method montecarlo --samples 262144 --seed 3");
+  EXPECT_EQ(r["limit"]["method"], "montecarlo");
+  const Limit& ref = reference();
+  for (int t = 1; t <= kSteps; ++t)
+    for (int e = 0; e < 2; ++e) {
+      double se = r["limit"]["steps"][t]["stderr"]["f"][e].get<double>();
+      EXPECT_GT(se, 1e-5);
+      EXPECT_LT(se, 1e-2);
+      EXPECT_NEAR(output(r, t, e), ref.f[static_cast<size_t>(t)][static_cast<size_t>(e)], 4 * se + 1e-5)
+          << "t = " << t << ", example " << e;
+    }
+  // Deterministic given the seed.
+  json again = limitReport("--param mup --method montecarlo --samples 262144 --seed 3");
+  EXPECT_EQ(output(r, kSteps, 0), output(again, kSteps, 0));
+}
+
+}  // namespace
