@@ -444,14 +444,14 @@ void appendInfiniteSteps(std::vector<StepSummary>& steps, int from, int to, cons
 }
 
 void printLimit(const Options& o, const ir::Parametrization& pz, const passes::Classification& c,
-                const KernelLimitResult& r, const std::string& method) {
+                const KernelLimitResult& r, const std::string& method, bool standardErrors = false) {
   std::cout << "limit " << o.file << "  param " << pz.name << "  regime " << c.regime << "  method "
             << method << " (" << r.method
             << (r.method == "montecarlo" ? ", " + std::to_string(r.samples) + " draws of f_0" : "") << ")\n";
   std::cout << std::setw(4) << "t" << "  " << std::setw(24) << "loss";
   for (const auto& [name, perExample] : r.steps[0].outputs)
     for (size_t e = 0; e < perExample.size(); ++e)
-      std::cout << "  " << std::setw(24) << name + "[eval " + std::to_string(e) + "] (sd)";
+      std::cout << "  " << std::setw(24) << name + "[eval " + std::to_string(e) + (standardErrors ? "] (se)" : "] (sd)");
   std::cout << "\n";
   auto num = [](double x) {
     if (!std::isfinite(x)) return std::string(std::isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
@@ -465,7 +465,8 @@ void printLimit(const Options& o, const ir::Parametrization& pz, const passes::C
       for (const auto& s : perExample) {
         std::string text;
         for (size_t i = 0; i < s.mean.size(); ++i)
-          text += (i ? ", " : "") + num(s.mean[i]) + " (" + num(std::sqrt(s.variance[i])) + ")";
+          text += (i ? ", " : "") + num(s.mean[i]) + " (" +
+                  num(standardErrors ? s.stderror[i] : std::sqrt(s.variance[i])) + ")";
         std::cout << "  " << std::setw(24) << text;
       }
     std::cout << "\n";
@@ -484,11 +485,14 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   fo.order = o.order;
   fo.samples = o.samples > 0 ? static_cast<size_t>(o.samples) : kDefaultLimitParticles;
   fo.seed = o.seed;
-  // auto: quadrature while the tensor rule stays small (a few base Gaussians), else Monte Carlo.
+  // auto: quadrature while the tensor rule stays small (a few base Gaussians) and the
+  // integrands are smooth, else Monte Carlo.
   fo.method = o.method;
   if (o.method == "auto")
-    fo.method = std::pow(double(o.order), double(z.bases.size())) <= double(kMaxAutoQuadratureParticles) ? "quadrature"
-                                                                                                        : "montecarlo";
+    fo.method = std::pow(double(o.order), double(z.bases.size())) <= double(kMaxAutoQuadratureParticles) &&
+                        passes::smoothParticleFunctions(z)
+                    ? "quadrature"
+                    : "montecarlo";
   auto evalStart = std::chrono::steady_clock::now();
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
@@ -518,7 +522,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
                                                 std::to_string(r.particles) + " nodes"
                                           : "montecarlo, " + std::to_string(r.particles) + " particles";
   shown.steps = r.steps;
-  printLimit(o, pz, c, shown, "z-program");
+  printLimit(o, pz, c, shown, "z-program", r.method == "montecarlo");
   return kSuccess;
 }
 

@@ -375,6 +375,14 @@ ZProgram deriveZProgram(const ir::Program& netsor, const ir::Parametrization& pz
   return Derivation(netsor, pz).run();
 }
 
+bool smoothParticleFunctions(const ZProgram& z) {
+  for (const ZInstr& ins : z.instrs)
+    if (ins.particle && ins.kind == ZInstr::Kind::Apply &&
+        (ins.fn == ir::Fn::Relu || ins.fn == ir::Fn::Abs || ins.fn == ir::Fn::Step))
+      return false;
+  return true;
+}
+
 std::string printZProgram(const ZProgram& z, const ir::Program& netsor) {
   std::ostringstream out;
   out.precision(17);

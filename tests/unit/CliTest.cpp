@@ -1,6 +1,8 @@
 // The tpc binary: exit codes, JSON reports, and no partial report on failure.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -219,6 +221,32 @@ TEST(Cli, LimitRefusesWhatItCannotComputeYet) {
   EXPECT_FALSE(std::filesystem::exists(json));
   EXPECT_EQ(test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 1 "
                          "--method montecarlo").exitCode, 2);
+}
+
+TEST(Cli, FeatureLearningLimitOfAOneHiddenLayerNetwork) {
+  // mlp1_tanh under mup: 3 base Gaussians (W1's two columns, W2's row), so auto picks
+  // quadrature (24³ nodes here); f_0 → 0 and the output moves from step 1 on.
+  auto r = test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 2 "
+                        "--order 24 --json -", false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json lim = nlohmann::json::parse(r.out)["limit"];
+  EXPECT_EQ(lim["method"], "quadrature");
+  EXPECT_EQ(lim["base_gaussians"], 3);
+  EXPECT_EQ(lim["particles"], 24 * 24 * 24);
+  EXPECT_EQ(lim["steps"].size(), 3u);
+  EXPECT_EQ(lim["steps"][0]["outputs"]["f"][0], 0.0);
+  EXPECT_GT(std::fabs(lim["steps"][2]["outputs"]["f"][0].get<double>()), 0.1);
+  EXPECT_LT(lim["steps"][2]["loss"].get<double>(), lim["steps"][0]["loss"].get<double>());
+  // The Z-program prints, and asks for the parametrization that decides its terms.
+  auto z = test::runTpc("ir programs/mlp1_tanh.tp --stage limit --param mup --data programs/data/mlp1_tanh.json --steps 1");
+  EXPECT_EQ(z.exitCode, 0) << z.out;
+  EXPECT_NE(z.out.find("base 2 = W2[0] ~ N(0, 1)"), std::string::npos) << z.out;
+  EXPECT_EQ(test::runTpc("ir programs/mlp1_tanh.tp --stage limit --data programs/data/mlp1_tanh.json").exitCode, 2);
+  // A kernel method for a feature-learning parametrization, and the exact evaluator, are refused.
+  EXPECT_EQ(test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 "
+                         "--method kernel").exitCode, 2);
+  EXPECT_EQ(test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 "
+                         "--method exact").exitCode, 2);
 }
 
 }  // namespace
