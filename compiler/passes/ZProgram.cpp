@@ -144,6 +144,7 @@ private:
     if (a.fluctuation || b.fluctuation) fail(v, "a product with a Gaussian fluctuation of the output");
     for (size_t k = 0; k < out.slots.size(); ++k) {
       int x = slot(a, k), y = slot(b, k);
+      if (kind == ZInstr::Kind::Div && y == kZeroSlot) fail(v, "a division by a value whose limit is 0");
       out.slots[k] = kind == ZInstr::Kind::Mul ? mul(x, y, id) : (x == kZeroSlot ? kZeroSlot : op(kind, {x, y}, id));
     }
     return out;
@@ -232,7 +233,10 @@ private:
         const Limit& x = limitOf(v.operands[0]);
         if (x.fluctuation) fail(v, "a power of a Gaussian fluctuation");
         Limit out{e, {}};
-        for (int s : x.slots) out.slots.push_back(op(ZInstr::Kind::Pow, {s}, id, v.number));
+        for (int s : x.slots) {
+          if (s == kZeroSlot && v.number <= 0) fail(v, "a non-positive power of a value whose limit is 0");
+          out.slots.push_back(s == kZeroSlot ? kZeroSlot : op(ZInstr::Kind::Pow, {s}, id, v.number));
+        }
         return out;
       }
       case Op::Apply: return apply(v, id);
@@ -272,7 +276,9 @@ private:
     if (x.fluctuation) fail(v, "a nonlinearity of a Gaussian fluctuation");
     Limit out{e, {}};
     for (int s : x.slots) {
-      if (x.e == Exponent::of(0)) {
+      if (x.e == Exponent::of(0) && s == kZeroSlot) {  // a coordinate that is exactly 0: φ^(k)(0)
+        out.slots.push_back(kConstantAtZero);
+      } else if (x.e == Exponent::of(0)) {
         ZInstr ins;
         ins.kind = ZInstr::Kind::Apply;
         ins.fn = v.fn;
@@ -280,7 +286,7 @@ private:
         ins.origin = id;
         ins.operands = {s};
         ins.particle = particle(s);
-        out.slots.push_back(s == kZeroSlot ? kZeroSlot : emit(ins));
+        out.slots.push_back(emit(ins));
       } else if (e == Exponent::of(0) && (x.e.isZero() || x.e < Exponent::of(0))) {
         out.slots.push_back(kConstantAtZero);  // resolved below
       } else if (e == x.e) {
