@@ -23,13 +23,8 @@ constexpr int kSteps = 4;
 json limitReport(const std::string& args) {
   std::string cmd = "'" + kBinary + "' limit '" + kProgram + "' --data '" + kData + "' --steps " +
                     std::to_string(kSteps) + " " + args + " --json -";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << cmd;
-  std::string out;
-  char buf[4096];
-  size_t k;
-  while (pipe && (k = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, k);
-  int status = pipe ? pclose(pipe) : -1;
+  int status = 0;
+  std::string out = capture(cmd, status);
   EXPECT_EQ(status, 0) << cmd;
   return json::parse(out);
 }

@@ -33,6 +33,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -49,6 +50,18 @@ using json = nlohmann::json;
 inline const std::string kSource = TPC_SOURCE_DIR;
 inline const std::string kProgram = kSource + "/programs/mlp1_tanh.tp";
 inline const std::string kData = kSource + "/programs/data/mlp1_tanh.json";
+
+/// Runs a shell command; its standard output, and its exit status in `status`.
+inline std::string capture(const std::string& cmd, int& status) {
+  FILE* pipe = popen(cmd.c_str(), "r");
+  EXPECT_NE(pipe, nullptr) << cmd;
+  std::string out;
+  char buf[4096];
+  size_t k;
+  while (pipe && (k = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, k);
+  status = pipe ? pclose(pipe) : -1;
+  return out;
+}
 
 inline std::string readFile(const std::string& path) {
   std::ifstream in(path);

@@ -46,13 +46,8 @@ Sim simulate(int width, int seeds, unsigned long firstSeed) {
   std::string cmd = "'" + kBinary + "' simulate '" + kProgram + "' --param mup --data '" + kData +
                     "' --steps " + std::to_string(kSteps) + " --width " + std::to_string(width) + " --seeds " +
                     std::to_string(seeds) + " --seed " + std::to_string(firstSeed) + " --threads 2 --json -";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  EXPECT_NE(pipe, nullptr) << cmd;
-  std::string out;
-  char buf[4096];
-  size_t k;
-  while (pipe && (k = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, k);
-  int status = pipe ? pclose(pipe) : -1;
+  int status = 0;
+  std::string out = capture(cmd, status);
   EXPECT_EQ(status, 0) << cmd;
   Sim s;
   s.width = width;

@@ -157,35 +157,28 @@ TEST(Kernel, QuadratureKernelAgreesWithMonteCarlo) {
   EXPECT_NEAR(k.ntk[0][0].at(0, 1), mt, 5 * st);
 }
 
-TEST(Kernel, ThreadsAndTilesDoNotChangeTheResult) {
-  std::vector<ExampleInputs> xs = randomInputs(23, 4, 2);
-  ir::Program p = mlp("tanh", 2, 4);
-  passes::KernelDerivation d = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
+/// The kernels of an MLP evaluated one pair at a time on one thread, and in tiles of 64 on two,
+/// must agree bit for bit.
+void expectTilesAndThreadsInvariant(const std::string& act, int L, int d, int count, unsigned seed) {
+  std::vector<ExampleInputs> xs = randomInputs(count, d, seed);
+  ir::Program p = mlp(act, L, d);
+  passes::KernelDerivation k = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
   KernelEvalOptions one, many;
   one.threads = 1;
   one.tile = 1;
   many.threads = 2;
   many.tile = 64;
-  KernelMatrices a = kernelMatrices(d, xs, one), b = kernelMatrices(d, xs, many);
-  EXPECT_EQ(a.ntk[0][0].entries, b.ntk[0][0].entries);
-  EXPECT_EQ(a.nngp[0][0].entries, b.nngp[0][0].entries);
+  KernelMatrices a = kernelMatrices(k, xs, one), b = kernelMatrices(k, xs, many);
+  EXPECT_EQ(a.ntk[0][0].entries, b.ntk[0][0].entries) << act;
+  EXPECT_EQ(a.nngp[0][0].entries, b.nngp[0][0].entries) << act;
 }
 
-TEST(Kernel, ReluKernelsDoNotDependOnTilesOrThreads) {
-  // The arc-cosine path runs in vector clones of the loops; partial tiles fall back
-  // to their scalar epilogues. With -ffp-contract=off both perform the same IEEE
-  // operations, so the matrices must agree bit for bit.
-  std::vector<ExampleInputs> xs = randomInputs(29, 5, 3);
-  ir::Program p = mlp("relu", 3, 5);
-  passes::KernelDerivation d = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
-  KernelEvalOptions one, many;
-  one.threads = 1;
-  one.tile = 1;
-  many.threads = 2;
-  many.tile = 64;
-  KernelMatrices a = kernelMatrices(d, xs, one), b = kernelMatrices(d, xs, many);
-  EXPECT_EQ(a.ntk[0][0].entries, b.ntk[0][0].entries);
-  EXPECT_EQ(a.nngp[0][0].entries, b.nngp[0][0].entries);
+TEST(Kernel, ThreadsAndTilesDoNotChangeTheResult) {
+  // tanh: quadrature expectations.
+  expectTilesAndThreadsInvariant("tanh", 2, 4, 23, 2);
+  // relu: the arc-cosine path runs in vector clones of the loops; partial tiles fall back to
+  // their scalar epilogues. With -ffp-contract=off both perform the same IEEE operations.
+  expectTilesAndThreadsInvariant("relu", 3, 5, 29, 3);
 }
 
 TEST(Kernel, SymmetricKernelsShareOneSlot) {
