@@ -25,41 +25,41 @@
 #include "compiler/driver/Analysis.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/ir/Parametrization.h"
-#include "frontend/Lower.h"
+#include "ExampleProgram.h"
 
 namespace tp {
 namespace {
-
-std::string sourcePath(const std::string& rel) { return std::string(TPC_SOURCE_DIR) + "/" + rel; }
 
 class CoordCheck : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(CoordCheck, FittedSlopesMatchDerivedExponents) {
   const std::string name = GetParam();
-  Diagnostics diags(name);
-  auto typed = frontend::compileFile(sourcePath("programs/" + name + ".tp"), diags);
-  ASSERT_TRUE(typed) << diags.format();
-  Dataset data = readDataset(sourcePath("programs/data/" + name + ".json"), typed->inputs);
-  driver::PipelineOptions po;
-  po.schedule = {2, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
-  ir::Program netsor = driver::runUntil(*typed, "netsor", po);
+  test::ExampleProgram example = test::loadExample(name, 2);
+  const ir::Program& typed = example.typed;
+  const Dataset& data = example.data;
+  const driver::PipelineOptions& po = example.options;
+  ir::Program netsor = driver::runUntil(typed, "netsor", po);
   std::vector<std::string> params = {"sp", "ntk", "mup"};
-  if (!typed->hasHiddenMatrix()) params.push_back("mf");  // mf is defined for one hidden layer
-  for (const auto& b : typed->parametrizations) params.push_back(b.name);
+  if (!typed.hasHiddenMatrix()) params.push_back("mf");  // mf is defined for one hidden layer
+  for (const auto& b : typed.parametrizations) params.push_back(b.name);
   CoordCheckOptions o;
   o.widths = {32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024};
   o.seeds = 12;
   o.threads = 2;
   for (const auto& param : params) {
-    ir::Parametrization pz = ir::resolveParametrization(*typed, param, std::nullopt);
+    ir::Parametrization pz = ir::resolveParametrization(typed, param, std::nullopt);
     driver::CoordCheckReport r = driver::coordCheck(netsor, pz, data, o, 0.25);
     EXPECT_EQ(r.failed, 0) << name << " " << param;
     for (const auto& row : r.rows) {
       EXPECT_NE(row.status, "fail") << name << " " << param << ": " << row.name << " t=" << row.t << " " << row.part
                                     << " derived " << row.derived.str() << " fitted " << row.fitted << " " << row.note;
-      if (row.t == 0) EXPECT_EQ(row.status, "pass") << name << " " << param << ": " << row.name << " at init";
+      if (row.t == 0) {
+        EXPECT_EQ(row.status, "pass") << name << " " << param << ": " << row.name << " at init";
+      }
     }
-    if (param != "sp") EXPECT_EQ(r.skipped, 0) << name << " " << param << ": stable programs compare every value";
+    if (param != "sp") {
+      EXPECT_EQ(r.skipped, 0) << name << " " << param << ": stable programs compare every value";
+    }
     double worst = 0;
     for (const auto& row : r.rows)
       if (row.status == "pass" && row.derived.isFinite())
@@ -71,7 +71,7 @@ TEST_P(CoordCheck, FittedSlopesMatchDerivedExponents) {
 
 std::vector<std::string> examplePrograms() {
   std::vector<std::string> names;
-  for (const auto& e : std::filesystem::directory_iterator(sourcePath("programs")))
+  for (const auto& e : std::filesystem::directory_iterator(test::sourcePath("programs")))
     if (e.path().extension() == ".tp") names.push_back(e.path().stem().string());
   std::sort(names.begin(), names.end());
   return names;

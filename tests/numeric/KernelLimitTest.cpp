@@ -16,32 +16,28 @@
 #include "compiler/driver/Analysis.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/ir/Parametrization.h"
-#include "frontend/Lower.h"
+#include "ExampleProgram.h"
 #include "runtime/KernelLimit.h"
 #include "runtime/Simulator.h"
 
 namespace tp {
 namespace {
 
-std::string sourcePath(const std::string& rel) { return std::string(TPC_SOURCE_DIR) + "/" + rel; }
-
 class KernelLimitVsSimulation : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(KernelLimitVsSimulation, AgreesWithExtrapolatedSimulation) {
   const std::string name = GetParam();
-  Diagnostics diags(name);
-  auto typed = frontend::compileFile(sourcePath("programs/" + name + ".tp"), diags);
-  ASSERT_TRUE(typed) << diags.format();
-  Dataset data = readDataset(sourcePath("programs/data/" + name + ".json"), typed->inputs);
-  driver::PipelineOptions po;
-  po.schedule = {2, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
-  ir::Program differentiated = driver::runUntil(*typed, "differentiated", po);
-  ir::Program unrolled = driver::runUntil(*typed, "unrolled", po);
+  test::ExampleProgram example = test::loadExample(name, 2);
+  const ir::Program& typed = example.typed;
+  const Dataset& data = example.data;
+  const driver::PipelineOptions& po = example.options;
+  ir::Program differentiated = driver::runUntil(typed, "differentiated", po);
+  ir::Program unrolled = driver::runUntil(typed, "unrolled", po);
   int compared = 0;
   for (const auto& [param, c] : std::vector<std::pair<std::string, std::optional<Rational>>>{
            {"ntk", std::nullopt}, {"sp", Rational(1)}}) {
-    ir::Parametrization pz = ir::resolveParametrization(*typed, param, c);
-    passes::Classification cl = driver::classifyProgram(*typed, pz);
+    ir::Parametrization pz = ir::resolveParametrization(typed, param, c);
+    passes::Classification cl = driver::classifyProgram(typed, pz);
     if (cl.regime != "kernel" && cl.regime != "trivial") continue;
     passes::KernelDerivation d = passes::deriveKernels(differentiated, pz);
     KernelLimitOptions ko;
@@ -52,7 +48,7 @@ TEST_P(KernelLimitVsSimulation, AgreesWithExtrapolatedSimulation) {
       so.width = width;
       so.seeds = seeds;
       so.threads = 2;
-      return simulate(unrolled, data, finiteWidthSetup(*typed, pz, width, 2), so);
+      return simulate(unrolled, data, finiteWidthSetup(typed, pz, width, 2), so);
     };
     const int s1 = 1600, s2 = 400;
     SimulationResult small = run(128, s1), large = run(512, s2);
