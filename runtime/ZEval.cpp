@@ -26,6 +26,20 @@ Particles monteCarloParticles(const passes::ZProgram& z, size_t count, uint64_t 
   return p;
 }
 
+Particles exactParticles(const passes::ZProgram& z) {
+  const size_t dims = z.bases.size();
+  Particles p;
+  p.count = 2 * dims;
+  p.weights.assign(p.count, 1.0 / static_cast<double>(p.count));
+  p.bases.assign(dims, std::vector<double>(p.count, 0.0));
+  for (size_t b = 0; b < dims; ++b) {
+    double x = std::sqrt(static_cast<double>(dims) * z.bases[b].variance);
+    p.bases[b][2 * b] = x;
+    p.bases[b][2 * b + 1] = -x;
+  }
+  return p;
+}
+
 Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles) {
   const GaussHermiteRule& rule = gaussHermite(order);
   const size_t m = static_cast<size_t>(order), dims = z.bases.size();
@@ -113,6 +127,11 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
         }
         case ZInstr::Kind::Neg: scalar[i] = -at(0).second; break;
         case ZInstr::Kind::Pow: scalar[i] = std::pow(at(0).second, ins.value); break;
+        case ZInstr::Kind::Pivot: {
+          double r = at(0).second;
+          scalar[i] = r > passes::kPivotTolerance * at(1).second ? std::pow(r, ins.value) : 0.0;
+          break;
+        }
         case ZInstr::Kind::Apply: scalar[i] = evalActivation(ins.fn, ins.order, at(0).second); break;
         default: scalar[i] = binary(ins.kind, at(0).second, at(1).second); break;
       }
@@ -214,6 +233,17 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
     out.particles = fine.count;
     out.order = options.order;
     out.steps = summarise(z, netsor, data, values, nullptr);
+    return out;
+  }
+  if (options.method == "exact") {
+    int degree = passes::meanDegree(z);
+    if (degree < 0 || degree > 3)
+      throw UserError(std::string("--method exact needs a program whose nonlinearities are linear (it averages ") +
+                      (degree < 0 ? "non-polynomial functions" : "polynomials of degree " + std::to_string(degree)) +
+                      " of the Gaussian fields); use montecarlo or quadrature");
+    Particles rule = exactParticles(z);
+    out.particles = rule.count;
+    out.steps = summarise(z, netsor, data, runZProgram(z, rule, data), nullptr);
     return out;
   }
   if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);

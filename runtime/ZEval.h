@@ -22,6 +22,12 @@ struct Particles {
 /// the same seed gives the same particles on every machine and thread count.
 Particles monteCarloParticles(const passes::ZProgram& z, size_t count, uint64_t seed);
 
+/// The 2d points ±√d·σ_b e_b (weights 1/2d) over the d base Gaussians: exact for every
+/// polynomial of degree ≤ 3 (odd moments vanish by symmetry, E[x_b x_c] = σ_b² δ_bc).
+/// A linear Z then is its coefficient vector over the base Gaussians (twice, ±√d-scaled),
+/// and every average of a product of two is exact: `--method exact`.
+Particles exactParticles(const passes::ZProgram& z);
+
 /// The tensor-product Gauss–Hermite rule of `order` points per base Gaussian
 /// (order^bases particles). Throws UserError when that exceeds `maxParticles`.
 Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles);
@@ -34,7 +40,7 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
                                              const Dataset& data);
 
 struct FeatureLimitOptions {
-  std::string method = "quadrature";  // "quadrature" or "montecarlo"
+  std::string method = "quadrature";  // "exact", "quadrature" or "montecarlo"
   int order = 48;                      // quadrature: points per base Gaussian
   size_t samples = 1 << 16;            // montecarlo: particles
   uint64_t seed = 0;
@@ -51,7 +57,8 @@ struct FeatureLimitResult {
   std::vector<StepSummary> steps;  // means; variance 0 (the limit is deterministic); stderr (Monte Carlo)
 };
 
-/// The limit's outputs and losses at every step t = 0..T: quadrature (with
+/// The limit's outputs and losses at every step t = 0..T: exact (a program that
+/// averages polynomials of degree ≤ 3, see exactParticles), quadrature (with
 /// its error estimate) or Monte Carlo (standard errors from 16 independent
 /// groups of particles: sd of the group results / √16).
 FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,

@@ -485,14 +485,23 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   fo.order = o.order;
   fo.samples = o.samples > 0 ? static_cast<size_t>(o.samples) : kDefaultLimitParticles;
   fo.seed = o.seed;
-  // auto: quadrature while the tensor rule stays small (a few base Gaussians) and the
-  // integrands are smooth, else Monte Carlo.
+  // auto: exact when the program averages low-degree polynomials (linear nonlinearities);
+  // quadrature while the tensor rule stays small (a few base Gaussians, no n×n matrix) and
+  // the integrands are smooth; else Monte Carlo.
   fo.method = o.method;
-  if (o.method == "auto")
-    fo.method = std::pow(double(o.order), double(z.bases.size())) <= double(kMaxAutoQuadratureParticles) &&
-                        passes::smoothParticleFunctions(z)
-                    ? "quadrature"
-                    : "montecarlo";
+  int degree = passes::meanDegree(z);
+  bool polynomial = degree >= 0 && degree <= 3;
+  if (o.method == "exact" && !polynomial)
+    throw UsageError("--method exact needs a program whose nonlinearities are linear (" + o.file +
+                     " averages nonlinear functions of its Gaussian fields); use auto, quadrature or montecarlo");
+  if (o.method == "auto") {
+    if (polynomial) fo.method = "exact";
+    else if (std::pow(double(o.order), double(z.bases.size())) <= double(kMaxAutoQuadratureParticles) &&
+             passes::smoothParticleFunctions(z))
+      fo.method = "quadrature";
+    else
+      fo.method = "montecarlo";
+  }
   auto evalStart = std::chrono::steady_clock::now();
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
@@ -509,7 +518,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
     if (r.method == "quadrature") {
       limit["quadrature_order"] = r.order;
       limit["quadrature_error"] = number(r.quadratureError);
-    } else {
+    } else if (r.method == "montecarlo") {
       limit["samples"] = r.particles;
     }
     report["limit"] = limit;
@@ -520,6 +529,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   KernelLimitResult shown;  // the same table as the kernel method
   shown.method = r.method == "quadrature" ? "quadrature, order " + std::to_string(r.order) + ", " +
                                                 std::to_string(r.particles) + " nodes"
+                 : r.method == "exact"    ? "exact, " + std::to_string(r.particles) + "-point cubature"
                                           : "montecarlo, " + std::to_string(r.particles) + " particles";
   shown.steps = r.steps;
   printLimit(o, pz, c, shown, "z-program", r.method == "montecarlo");
@@ -527,16 +537,13 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
 }
 
 int cmdLimit(const Options& o) {
-  if (o.method == "exact")
-    throw UsageError("--method exact (linear programs, coefficient vectors over base Gaussians) is not available yet; "
-                     "use auto, quadrature or montecarlo");
   Prepared prep = prepare(o, "differentiated");
   const ir::Program& program = prep.program;
   const ir::Parametrization& pz = prep.pz;
   auto passStart = std::chrono::steady_clock::now();
   passes::Classification c = classifyProgram(program, pz);
   passes::Schedule sched = schedule(o, program, prep.data);
-  bool zMethod = o.method == "quadrature" || o.method == "montecarlo";
+  bool zMethod = o.method == "exact" || o.method == "quadrature" || o.method == "montecarlo";
   if (c.regime == "feature_learning") {
     if (o.method == "kernel")
       throw UsageError("--method kernel: " + pz.name + " learns features here, its limit is not a kernel method; "

@@ -1,6 +1,9 @@
 // Z-program derivation: the leading-order limit of every normal-form value, as particle and scalar instructions.
 #include "compiler/passes/ZProgram.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <map>
 #include <sstream>
 
@@ -25,6 +28,34 @@ struct Limit {
   Exponent e = Exponent::zero();
   std::vector<int> slots;
   bool fluctuation = false;
+};
+
+/// A set of field numbers (base indices) as a bitset.
+class Fields {
+public:
+  void insert(int i) {
+    size_t w = static_cast<size_t>(i) / 64;
+    if (words_.size() <= w) words_.resize(w + 1, 0);
+    words_[w] |= uint64_t(1) << (static_cast<size_t>(i) % 64);
+  }
+  void merge(const Fields& other) {
+    if (words_.size() < other.words_.size()) words_.resize(other.words_.size(), 0);
+    for (size_t w = 0; w < other.words_.size(); ++w) words_[w] |= other.words_[w];
+  }
+  bool contains(int i) const {
+    size_t w = static_cast<size_t>(i) / 64;
+    return w < words_.size() && (words_[w] >> (static_cast<size_t>(i) % 64)) & 1;
+  }
+
+private:
+  std::vector<uint64_t> words_;
+};
+
+/// The Gaussian fields of one n×n matrix W, or of its transpose: the vectors it was applied
+/// to, orthonormalised (slots of x̃_j), and the standard Gaussian ξ_j of each direction.
+struct Family {
+  std::vector<int> directions;  // particle slots x̃_j, E[x̃_i x̃_j] = δ_ij (or 0 for a degenerate one)
+  std::vector<int> fields;      // Base slots ξ_j
 };
 
 class Derivation {
@@ -60,6 +91,14 @@ private:
   // ---- Emitting instructions ------------------------------------------------------
 
   int emit(ZInstr ins) {
+    // The fields a particle instruction depends on: those of its particle operands (a scalar,
+    // a mean included, is deterministic in the limit and carries none).
+    Fields deps;
+    if (ins.particle) {
+      if (ins.kind == ZInstr::Kind::Base && z_.bases[static_cast<size_t>(ins.index)].field) deps.insert(ins.index);
+      for (int o : ins.operands) deps.merge(fieldsOf_[static_cast<size_t>(o)]);
+    }
+    fieldsOf_.push_back(std::move(deps));
     z_.instrs.push_back(std::move(ins));
     return static_cast<int>(z_.instrs.size() - 1);
   }
@@ -325,8 +364,7 @@ private:
     if (decl->zeroInit) return zero(v);
     bool transposed = v.op == Op::MatTVec;
     Exponent e = exponentOf(id);
-    if (decl->role == Role::Hidden)
-      fail(v, "an n×n matrix yet (the Ẑ/Ż fields of hidden matrices are the next step of the limit derivation)");
+    if (decl->role == Role::Hidden) return hiddenProduct(v, id, *decl, transposed);
     // Input layer W x and readout Wᵀ y: a combination of base Gaussians with finite coefficients.
     bool combination = (decl->role == Role::Input) != transposed;
     if (combination) {
@@ -348,6 +386,57 @@ private:
     return out;
   }
 
+  /// W̄ x (or W̄ᵀ x) for an n×n matrix, W = n^(1/2−a−b) W̄: Ẑ from W's family (a new field
+  /// for the part of x no earlier product spanned), Ż from its transpose's.
+  Limit hiddenProduct(const Value& v, ValueId id, const ir::ParamDecl& decl, bool transposed) {
+    const Limit& x = limitOf(v.operands[1]);
+    Exponent e = exponentOf(id);
+    if (e.isZero() || x.slots[0] == kZeroSlot) return zero(v);
+    if (x.fluctuation) fail(v, "a matrix applied to a Gaussian fluctuation");
+    if (x.e + Exponent::of(weightExponent(decl.name) + Rational(1, 2)) != e)
+      fail(v, "a matrix product whose leading terms cancel");
+    int in = x.slots[0];
+    if (!particle(in)) fail(v, "an n×n matrix applied to a vector with the same value in every coordinate");
+    double sigma = std::sqrt(toDouble(decl.variance));
+    Family& own = families_[{decl.name, transposed}];
+    const Family& dual = families_[{decl.name, !transposed}];
+
+    // Ẑ: project x on the family's directions (modified Gram–Schmidt), a new field for the rest.
+    int hat = kZeroSlot, rest = in;
+    for (size_t j = 0; j < own.directions.size(); ++j) {
+      int c = mean(mul(rest, own.directions[j], id), id);
+      hat = add(hat, mul(c, own.fields[j], id), id);
+      rest = op(ZInstr::Kind::Sub, {rest, mul(c, own.directions[j], id)}, id);
+    }
+    int size2 = mean(mul(in, in, id), id), rest2 = mean(mul(rest, rest, id), id);
+    int length = op(ZInstr::Kind::Pivot, {rest2, size2}, id, 0.5);
+    int inverse = op(ZInstr::Kind::Pivot, {rest2, size2}, id, -0.5);
+    int xi = field(decl.name, transposed, static_cast<int>(own.fields.size()));
+    hat = add(hat, mul(length, xi, id), id);
+    own.directions.push_back(mul(rest, inverse, id));
+    own.fields.push_back(xi);
+
+    // Ż: σ Σ_j Z^ỹ_j E[ξ'_j Z^x] over the transpose's fields that x depends on.
+    int dot = kZeroSlot;
+    for (size_t j = 0; j < dual.fields.size(); ++j) {
+      int f = dual.fields[j];
+      if (!fieldsOf_[static_cast<size_t>(in)].contains(z_.instrs[static_cast<size_t>(f)].index)) continue;
+      dot = add(dot, mul(mean(mul(f, in, id), id), dual.directions[j], id), id);
+    }
+    return Limit{e, {scaled(sigma, add(hat, dot, id), id)}};
+  }
+
+  /// A new standard Gaussian field of W's (or Wᵀ's) family.
+  int field(const std::string& param, bool transposed, int number) {
+    z_.bases.push_back({param, number, 1.0, true, transposed});
+    ZInstr ins;
+    ins.kind = ZInstr::Kind::Base;
+    ins.particle = true;
+    ins.index = static_cast<int>(z_.bases.size() - 1);
+    ins.name = param;
+    return emit(ins);
+  }
+
   const ir::Program& p_;
   const ir::Parametrization& pz_;
   std::vector<ValueExponents> exponents_;
@@ -355,6 +444,8 @@ private:
   ZProgram z_;
   std::map<double, int> constants_;
   std::map<std::pair<std::string, int>, int> bases_;
+  std::map<std::pair<std::string, bool>, Family> families_;  // (matrix, transposed)
+  std::vector<Fields> fieldsOf_;                             // per instruction
 };
 
 std::string kindName(ZInstr::Kind k) {
@@ -370,6 +461,7 @@ std::string kindName(ZInstr::Kind k) {
     case ZInstr::Kind::Pow: return "pow";
     case ZInstr::Kind::Apply: return "apply";
     case ZInstr::Kind::Mean: return "E";
+    case ZInstr::Kind::Pivot: return "pivot";
   }
   return "?";
 }
@@ -389,14 +481,60 @@ bool smoothParticleFunctions(const ZProgram& z) {
   return true;
 }
 
+int meanDegree(const ZProgram& z) {
+  constexpr int kNotPolynomial = -1;
+  std::vector<int> degree(z.instrs.size(), 0);
+  int largest = 0;
+  for (size_t i = 0; i < z.instrs.size(); ++i) {
+    const ZInstr& ins = z.instrs[i];
+    auto of = [&](size_t j) { return degree[static_cast<size_t>(ins.operands[j])]; };
+    int d = 0;
+    if (!ins.particle) {
+      if (ins.kind == ZInstr::Kind::Mean) largest = std::max(largest, of(0));
+    } else {
+      switch (ins.kind) {
+        case ZInstr::Kind::Base: d = 1; break;
+        case ZInstr::Kind::Add:
+        case ZInstr::Kind::Sub: d = std::max(of(0), of(1)); break;
+        case ZInstr::Kind::Mul: d = of(0) + of(1); break;
+        case ZInstr::Kind::Div:
+          if (of(1) != 0) return kNotPolynomial;
+          d = of(0);
+          break;
+        case ZInstr::Kind::Neg: d = of(0); break;
+        case ZInstr::Kind::Pow:
+          if (of(0) == 0) break;
+          if (ins.value < 0 || ins.value != std::floor(ins.value) || ins.value > 8) return kNotPolynomial;
+          d = of(0) * static_cast<int>(ins.value);
+          break;
+        case ZInstr::Kind::Apply: {
+          if (of(0) == 0) break;
+          // The order-k derivative of id (x, 1, 0, …) and of square (x², 2x, 2, 0, …).
+          int top = ins.fn == ir::Fn::Id ? 1 : ins.fn == ir::Fn::Square ? 2 : -1;
+          if (top < 0) return kNotPolynomial;
+          d = of(0) * std::max(0, top - ins.order);
+          break;
+        }
+        default: return kNotPolynomial;
+      }
+    }
+    degree[i] = d;
+  }
+  return largest;
+}
+
 std::string printZProgram(const ZProgram& z, const ir::Program& netsor) {
   std::ostringstream out;
   out.precision(17);
   out << "# Z-program of " << netsor.file << " (" << z.bases.size() << " base Gaussians, " << z.instrs.size()
       << " instructions)\n";
-  for (size_t i = 0; i < z.bases.size(); ++i)
-    out << "base " << i << " = " << z.bases[i].param << "[" << z.bases[i].index << "] ~ N(0, " << z.bases[i].variance
-        << ")\n";
+  for (size_t i = 0; i < z.bases.size(); ++i) {
+    const ZBase& b = z.bases[i];
+    if (b.field)
+      out << "base " << i << " = field " << b.index << " of " << b.param << (b.transposed ? ".T" : "") << " ~ N(0, 1)\n";
+    else
+      out << "base " << i << " = " << b.param << "[" << b.index << "] ~ N(0, " << b.variance << ")\n";
+  }
   for (size_t i = 0; i < z.instrs.size(); ++i) {
     const ZInstr& ins = z.instrs[i];
     out << (ins.particle ? "  Z" : "  s") << i << " = " << kindName(ins.kind);
@@ -409,6 +547,7 @@ std::string printZProgram(const ZProgram& z, const ir::Program& netsor) {
         break;
       case ZInstr::Kind::Apply: out << " " << ir::fnName(ins.fn) << std::string(static_cast<size_t>(ins.order), '\''); break;
       case ZInstr::Kind::Pow: out << " ^" << ins.value; break;
+      case ZInstr::Kind::Pivot: out << " ^" << ins.value; break;
       default: break;
     }
     for (int o : ins.operands) out << " " << (z.instrs[static_cast<size_t>(o)].particle ? "Z" : "s") << o;

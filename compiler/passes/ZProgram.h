@@ -25,6 +25,8 @@ struct ZInstr {
     Pow,    // x^value
     Apply,  // fn^(order)(x)
     Mean,   // scalar: E over the particles of operand 0
+    Pivot,  // scalar: operand0^value if operand0 > kPivotTolerance · operand1, else 0 (Gram–Schmidt: a
+            // direction the earlier fields of a family already span has no new field)
   };
   Kind kind = Kind::Const;
   bool particle = false;
@@ -40,11 +42,16 @@ struct ZInstr {
 };
 
 /// A base Gaussian: a column of an input-layer matrix, a row of a readout,
-/// a bias, each with its initial variance (after the parametrization's scaling).
+/// a bias, each with its initial variance (after the parametrization's scaling);
+/// or a *field*: the j-th independent standard Gaussian ξ_j of an n×n matrix's
+/// family (W x) or of its transpose's (Wᵀ y), from which the Ẑ of every product
+/// with it is built.
 struct ZBase {
   std::string param;
-  int index = 0;  // column (input layer) or row (readout); 0 for a bias
+  int index = 0;  // column (input layer), row (readout), field number; 0 for a bias
   double variance = 1;
+  bool field = false;
+  bool transposed = false;  // a field of Wᵀ
 };
 
 /// A reported number of the program: the limit of a result's coordinate.
@@ -67,7 +74,17 @@ struct ZProgram {
 /// (measured on mlp1_relu: 8e-3 off at order 64), so `--method auto` samples instead.
 bool smoothParticleFunctions(const ZProgram& z);
 
+/// The largest degree, as a polynomial in the base Gaussians, of anything the program
+/// averages (a Mean's operand); −1 when some particle value is not a polynomial (a
+/// nonlinearity other than id or square of a random argument, a division by one).
+/// A program of linear nonlinearities averages degree ≤ 2 (products of two
+/// linear fields): `--method exact` evaluates those exactly.
+int meanDegree(const ZProgram& z);
+
 inline constexpr int kZeroSlot = -1;
+/// A residual variance at most this fraction of the vector's own second moment is a
+/// direction already spanned (rounding, or sampling of an exactly dependent vector).
+inline constexpr double kPivotTolerance = 1e-10;
 inline constexpr int kDivergentSlot = -2;
 
 /// Derives the Z-program of a normal-form program under a parametrization
@@ -80,9 +97,18 @@ inline constexpr int kDivergentSlot = -2;
 /// exponent `1 + e_x + e_y` (a smaller exponent means the mean vanishes by
 /// symmetry: the value is a fluctuation and the limit of the sum it enters
 /// does not see it). Input-layer columns, readout rows and biases are the base
-/// Gaussians; `Scale(P)` is `n^(−c−2a)`. This version covers programs whose
-/// matrices are input layers and readouts (no `n×n` matrix: the Ẑ/Ż fields
-/// of hidden matrices come next) and scalar outputs of any finite size.
+/// Gaussians; `Scale(P)` is `n^(−c−2a)`.
+///
+/// An `n×n` matrix W (entries N(0, σ²/n) after scaling) gives two independent
+/// families of Gaussian fields, one for W x and one for Wᵀ y. Each family keeps
+/// the vectors it was applied to orthonormalised (Gram–Schmidt with particle
+/// moments: x̃_1, x̃_2, … with E[Z^x̃_i Z^x̃_j] = δ_ij) and one standard Gaussian
+/// ξ_j per direction, so that
+///   Ẑ^{W x} = σ Σ_j E[Z^x Z^x̃_j] ξ_j        (Cov(Ẑ^{Wx}, Ẑ^{Wx'}) = σ² E[Z^x Z^x'])
+///   Ż^{W x} = σ Σ_j Z^ỹ_j E[ξ'_j Z^x]        (over the Wᵀ family's directions ỹ_j, fields ξ'_j)
+/// — the Master Theorem's Ż = σ² Σ_i Z^{y_i} E[∂Z^x/∂Ẑ^{Wᵀy_i}] in an orthonormal
+/// basis, with the derivative by Stein's lemma E[ξ F(ξ)] = E[F'(ξ)]. Only the
+/// fields Z^x depends on (per particle) enter Ż; the others contribute exactly 0.
 /// Throws UserError with `file:line:col` for what it does not cover.
 /// Pre: stage netsor; `pz` covers every param.
 ZProgram deriveZProgram(const ir::Program& netsor, const ir::Parametrization& pz);

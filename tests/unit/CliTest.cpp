@@ -214,10 +214,11 @@ TEST(Cli, LimitOfAnUnstableParametrizationIsInfNotAnError) {
 TEST(Cli, LimitRefusesWhatItCannotComputeYet) {
   std::string json = testing::TempDir() + "/limit_mup.json";
   std::remove(json.c_str());
-  auto mup = test::runTpc("limit programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 --json " +
+  // Cross-entropy's softmax over the outputs is not in the Z-program yet: a located error, no report.
+  auto mup = test::runTpc("limit programs/softmax_ce.tp --param mup --data programs/data/softmax_ce.json --steps 1 --json " +
                           json);
   EXPECT_EQ(mup.exitCode, 1);
-  EXPECT_NE(mup.out.find("feature-learning"), std::string::npos) << mup.out;
+  EXPECT_NE(mup.out.find("softmax_ce.tp:18:10: the feature-learning limit does not support"), std::string::npos) << mup.out;
   EXPECT_FALSE(std::filesystem::exists(json));
   EXPECT_EQ(test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 1 "
                          "--method montecarlo").exitCode, 2);
@@ -242,7 +243,7 @@ TEST(Cli, FeatureLearningLimitOfAOneHiddenLayerNetwork) {
   EXPECT_EQ(z.exitCode, 0) << z.out;
   EXPECT_NE(z.out.find("base 2 = W2[0] ~ N(0, 1)"), std::string::npos) << z.out;
   EXPECT_EQ(test::runTpc("ir programs/mlp1_tanh.tp --stage limit --data programs/data/mlp1_tanh.json").exitCode, 2);
-  // A kernel method for a feature-learning parametrization, and the exact evaluator, are refused.
+  // A kernel method for a feature-learning parametrization, and the exact evaluator of a tanh network, are refused.
   EXPECT_EQ(test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 "
                          "--method kernel").exitCode, 2);
   EXPECT_EQ(test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 "
