@@ -180,7 +180,11 @@ private:
     const Limit& b = limitOf(v.operands[1]);
     Limit out{exponentOf(id), std::vector<int>(coordinates(v), kZeroSlot)};
     if (out.e.isZero() || a.e.isZero() || (kind == ZInstr::Kind::Mul && b.e.isZero())) return zero(v);
-    if (a.fluctuation || b.fluctuation) fail(v, "a product with a Gaussian fluctuation of the output");
+    if (a.fluctuation || b.fluctuation) {  // a fluctuation times a finite limit: still one (no slot)
+      if (kind == ZInstr::Kind::Div && b.fluctuation) fail(v, "a division by a Gaussian fluctuation");
+      out.fluctuation = true;
+      return out;
+    }
     for (size_t k = 0; k < out.slots.size(); ++k) {
       int x = slot(a, k), y = slot(b, k);
       if (kind == ZInstr::Kind::Div && y == kZeroSlot) fail(v, "a division by a value whose limit is 0");

@@ -250,5 +250,21 @@ TEST(Cli, FeatureLearningLimitOfAOneHiddenLayerNetwork) {
                          "--method exact").exitCode, 2);
 }
 
+TEST(Cli, DeepLinearLimitIsExact) {
+  // mlp2_linear under mup: auto picks the exact evaluator (linear nonlinearities); the eval
+  // output after one step is −2/3 (DeepLimitTest derives it in closed form).
+  auto r = test::runTpc("limit programs/mlp2_linear.tp --param mup --data programs/data/mlp2_linear.json --steps 1 "
+                        "--json -", false);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  nlohmann::json lim = nlohmann::json::parse(r.out)["limit"];
+  EXPECT_EQ(lim["method"], "exact");
+  EXPECT_FALSE(lim.contains("samples"));
+  EXPECT_NEAR(lim["steps"][1]["outputs"]["f"][0].get<double>(), -2.0 / 3, 1e-12);
+  // The Z-program names the fields of W2 and of its transpose.
+  auto z = test::runTpc("ir programs/mlp2_linear.tp --stage limit --param mup --data programs/data/mlp2_linear.json "
+                        "--steps 1");
+  EXPECT_NE(z.out.find("field 0 of W2.T"), std::string::npos) << z.out;
+}
+
 }  // namespace
 }  // namespace tp
