@@ -9,6 +9,7 @@
 #include "runtime/Activation.h"
 #include "runtime/Quadrature.h"
 #include "runtime/Random.h"
+#include "runtime/ThreadPool.h"
 
 namespace tp {
 
@@ -218,6 +219,46 @@ std::vector<StepSummary> summarise(const passes::ZProgram& z, const ir::Program&
 
 }  // namespace
 
+size_t peakParticleBuffers(const passes::ZProgram& z) {
+  std::vector<size_t> last = lastUses(z);
+  size_t live = 0, peak = 0;
+  for (size_t i = 0; i < z.instrs.size(); ++i) {
+    if (z.instrs[i].particle) peak = std::max(peak, ++live);
+    std::vector<int> operands = z.instrs[i].operands;  // each buffer released once, after its last read
+    std::sort(operands.begin(), operands.end());
+    operands.erase(std::unique(operands.begin(), operands.end()), operands.end());
+    for (int o : operands)
+      if (last[static_cast<size_t>(o)] == i && z.instrs[static_cast<size_t>(o)].particle) --live;
+  }
+  return peak;
+}
+
+SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
+                           const FeatureLimitOptions& options, double targetStderr, size_t memoryBytes) {
+  constexpr size_t kPilot = size_t(1) << 14;
+  FeatureLimitOptions pilotOptions = options;
+  pilotOptions.method = "montecarlo";
+  pilotOptions.samples = kPilot;
+  FeatureLimitResult pilot = featureLimit(z, netsor, data, pilotOptions);
+  SampleChoice choice;
+  for (const StepSummary& st : pilot.steps) {
+    for (double se : st.loss.stderror) choice.pilotStderr = std::max(choice.pilotStderr, se);
+    for (const auto& [name, perExample] : st.outputs)
+      for (const Summary& s : perExample)
+        for (double se : s.stderror)
+          if (std::isfinite(se)) choice.pilotStderr = std::max(choice.pilotStderr, se);
+  }
+  double wanted = static_cast<double>(kPilot) * std::pow(choice.pilotStderr / targetStderr, 2);
+  // The full run and one group run at a time (1/16 of it), each with its bases and live buffers.
+  double perParticle = 8.0 * static_cast<double>(peakParticleBuffers(z) + z.bases.size()) * (1.0 + 1.0 / 16);
+  double fits = static_cast<double>(memoryBytes) / perParticle;
+  choice.samples = kPilot;
+  while (static_cast<double>(choice.samples) < wanted && static_cast<double>(2 * choice.samples) <= fits)
+    choice.samples *= 2;
+  choice.limitedByMemory = static_cast<double>(choice.samples) < wanted;
+  return choice;
+}
+
 FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
                                 const FeatureLimitOptions& options) {
   FeatureLimitResult out;
@@ -252,16 +293,26 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   constexpr size_t kGroups = 16;
   if (options.samples < 2 * kGroups) throw UserError("--samples must be at least 32 for Monte Carlo standard errors");
   Particles all = monteCarloParticles(z, options.samples, options.seed);
-  auto values = runZProgram(z, all, data);
   const size_t per = options.samples / kGroups;
-  std::vector<std::vector<std::vector<double>>> groups;
-  for (size_t g = 0; g < kGroups; ++g) {
+  auto group = [&](size_t g) {
     Particles part;
     part.count = per;
     part.weights.assign(per, 1.0 / static_cast<double>(per));
     for (const auto& b : all.bases) part.bases.emplace_back(b.begin() + static_cast<long>(g * per), b.begin() + static_cast<long>((g + 1) * per));
-    groups.push_back(runZProgram(z, part, data));
-  }
+    return runZProgram(z, part, data);
+  };
+  // The full run costs as much as the 16 groups together: with two or more threads, worker 0
+  // runs it while the others share the groups (the results do not depend on the assignment).
+  std::vector<std::vector<double>> values;
+  std::vector<std::vector<std::vector<double>>> groups(kGroups);
+  const size_t workers = static_cast<size_t>(std::max(1, std::min(options.threads, 1 + static_cast<int>(kGroups))));
+  parallelFor(static_cast<int>(workers), workers, [&](size_t begin, size_t end) {
+    for (size_t w = begin; w < end; ++w) {
+      if (w == 0) values = runZProgram(z, all, data);
+      if (workers == 1 || w > 0)
+        for (size_t g = workers == 1 ? 0 : w - 1; g < kGroups; g += workers == 1 ? 1 : workers - 1) groups[g] = group(g);
+    }
+  });
   std::vector<std::vector<double>> errors(values.size());
   for (size_t i = 0; i < values.size(); ++i)
     for (size_t k = 0; k < values[i].size(); ++k) {

@@ -39,12 +39,32 @@ Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxPa
 std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles,
                                              const Dataset& data);
 
+/// The largest number of particle buffers live at once in runZProgram: with the base
+/// Gaussians' own storage, its memory is (that + bases) · 8 · K bytes.
+size_t peakParticleBuffers(const passes::ZProgram& z);
+
+struct FeatureLimitOptions;
+
+/// Monte Carlo particles for a target standard error (the default of `--samples`).
+struct SampleChoice {
+  size_t samples = 0;
+  double pilotStderr = 0;       // the largest standard error of the pilot run
+  bool limitedByMemory = false;  // the target needed more particles than fit the budget
+};
+
+/// A pilot run of 2^14 particles measures the largest standard error s of any reported
+/// number; standard errors fall like 1/√K, so K = 2^14 (s/target)², rounded up to a power
+/// of two, at least 2^14 and at most what fits `memoryBytes` (peakParticleBuffers).
+SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
+                           const FeatureLimitOptions& options, double targetStderr, size_t memoryBytes);
+
 struct FeatureLimitOptions {
   std::string method = "quadrature";  // "exact", "quadrature" or "montecarlo"
   int order = 48;                      // quadrature: points per base Gaussian
   size_t samples = 1 << 16;            // montecarlo: particles
   uint64_t seed = 0;
   size_t maxParticles = size_t(1) << 24;
+  int threads = 1;  // montecarlo: the full run and the 16 group runs are independent tasks
 };
 
 struct FeatureLimitResult {

@@ -28,9 +28,10 @@ namespace tp::driver {
 
 namespace {
 
-/// Monte Carlo particles of the feature-learning limit when --samples is not given: a
-/// standard error near 1e-3 for outputs whose per-particle spread is of order 1.
-constexpr size_t kDefaultLimitParticles = size_t(1) << 20;
+/// Without --samples, Monte Carlo picks its particle count for this largest standard error
+/// (chooseSamples), within this much memory for the particle buffers.
+constexpr double kTargetStderr = 1e-3;
+constexpr size_t kParticleMemoryBytes = size_t(4) << 30;
 /// --method auto evaluates by tensor quadrature while order^bases stays within this.
 constexpr size_t kMaxAutoQuadratureParticles = size_t(1) << 20;
 
@@ -61,7 +62,7 @@ struct Options {
   int threads = 1;
   uint64_t seed = 0;
   std::string method = "auto";
-  int samples = 0;  // 0: 4096 draws of f_0 (kernel), kDefaultLimitParticles particles (Z-program)
+  int samples = 0;  // 0: 4096 draws of f_0 (kernel), particles for kTargetStderr (Z-program)
   int order = 64;
 };
 
@@ -483,8 +484,9 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   double passesMs = prep.passesMs + msSince(passStart);
   FeatureLimitOptions fo;
   fo.order = o.order;
-  fo.samples = o.samples > 0 ? static_cast<size_t>(o.samples) : kDefaultLimitParticles;
+  fo.samples = static_cast<size_t>(o.samples);
   fo.seed = o.seed;
+  fo.threads = o.threads;
   // auto: exact when the program averages low-degree polynomials (linear nonlinearities);
   // quadrature while the tensor rule stays small (a few base Gaussians, no n×n matrix) and
   // the integrands are smooth; else Monte Carlo.
@@ -503,6 +505,14 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
       fo.method = "montecarlo";
   }
   auto evalStart = std::chrono::steady_clock::now();
+  SampleChoice choice;
+  if (fo.method == "montecarlo" && fo.samples == 0) {
+    choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, kParticleMemoryBytes);
+    fo.samples = choice.samples;
+    if (choice.limitedByMemory)
+      std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
+                << (kParticleMemoryBytes >> 30) << " GiB; using " << fo.samples << " (pass --samples to choose)\n";
+  }
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
   if (!o.json.empty()) {
@@ -520,6 +530,10 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
       limit["quadrature_error"] = number(r.quadratureError);
     } else if (r.method == "montecarlo") {
       limit["samples"] = r.particles;
+      if (choice.samples) {  // chosen by a pilot run rather than --samples
+        limit["target_stderr"] = kTargetStderr;
+        limit["pilot_stderr"] = number(choice.pilotStderr);
+      }
     }
     report["limit"] = limit;
     report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs}};
