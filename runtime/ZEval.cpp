@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/Activation.h"
@@ -46,9 +47,14 @@ Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxPa
   const size_t m = static_cast<size_t>(order), dims = z.bases.size();
   double total = std::pow(static_cast<double>(m), static_cast<double>(dims));
   if (total > static_cast<double>(maxParticles))
+  {
+    std::ostringstream need;
+    need.precision(3);
+    need << order << "^" << dims << " ≈ " << total;
     throw UserError("quadrature over " + std::to_string(dims) + " base Gaussians at order " + std::to_string(order) +
-                    " needs " + std::to_string(total) + " particles (limit " + std::to_string(maxParticles) +
+                    " needs " + need.str() + " particles (limit " + std::to_string(maxParticles) +
                     "): lower --order or use --method montecarlo");
+  }
   Particles p;
   p.count = static_cast<size_t>(total);
   p.weights.assign(p.count, 1.0);

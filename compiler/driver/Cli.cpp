@@ -493,6 +493,11 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   fo.method = o.method;
   int degree = passes::meanDegree(z);
   bool polynomial = degree >= 0 && degree <= 3;
+  bool fields = std::any_of(z.bases.begin(), z.bases.end(), [](const passes::ZBase& b) { return b.field; });
+  if (o.method == "quadrature" && fields)
+    throw UsageError("--method quadrature integrates over the input-layer and readout Gaussians of a network "
+                     "without n×n matrices; " + o.file + " has one (a new Gaussian field per product): use auto, "
+                     "exact (linear programs) or montecarlo");
   if (o.method == "exact" && !polynomial)
     throw UsageError("--method exact needs a program whose nonlinearities are linear (" + o.file +
                      " averages nonlinear functions of its Gaussian fields); use auto, quadrature or montecarlo");

@@ -283,6 +283,8 @@ private:
         return out;
       }
       case Op::Apply: return apply(v, id);
+      case Op::Softmax:
+      case Op::CrossEntropy: return softmax(v, id);
       case Op::MatVec:
       case Op::MatTVec: return matrixProduct(v, id);
       case Op::Dot: {
@@ -357,6 +359,48 @@ private:
     return out;
   }
   static constexpr int kConstantAtZero = -3;
+
+  /// fn of a scalar slot (kZeroSlot: fn(0)).
+  int scalarFn(ir::Fn fn, int x, ValueId origin) {
+    ZInstr ins;
+    ins.kind = ZInstr::Kind::Apply;
+    ins.fn = fn;
+    ins.origin = origin;
+    ins.operands = {x == kZeroSlot ? constant(0) : x};
+    return emit(ins);
+  }
+
+  /// softmax(f) and cross_entropy(f, y) = Σ_i y_i (log Σ_j e^{f_j} − f_i) of finite logits f: of
+  /// Θ(1) logits, those scalar formulas; of vanishing logits (μP's f_0), their values at f = 0,
+  /// 1/k and Σ_i y_i log k.
+  Limit softmax(const Value& v, ValueId id) {
+    const Limit& f = limitOf(v.operands[0]);
+    size_t k = f.slots.size();
+    bool vanishing = f.e.isZero() || f.e < Exponent::of(0);
+    if (!vanishing && Exponent::of(0) < f.e) fail(v, "a softmax of logits that grow with n");
+    if (!vanishing && f.fluctuation) fail(v, "a softmax of Gaussian-process logits");
+    Limit out{exponentOf(id), {}};
+    std::vector<int> logits(k, kZeroSlot);
+    if (!vanishing) logits = f.slots;
+    int total = kZeroSlot;
+    std::vector<int> exps;
+    for (int s : logits) {
+      exps.push_back(scalarFn(ir::Fn::Exp, s, id));
+      total = add(total, exps.back(), id);
+    }
+    if (v.op == Op::Softmax) {
+      for (int e : exps) out.slots.push_back(op(ZInstr::Kind::Div, {e, total}, id));
+      return out;
+    }
+    const Limit& y = limitOf(v.operands[1]);
+    int lse = scalarFn(ir::Fn::Log, total, id), ce = kZeroSlot;
+    for (size_t i = 0; i < k; ++i) {
+      int diff = logits[i] == kZeroSlot ? lse : op(ZInstr::Kind::Sub, {lse, logits[i]}, id);
+      ce = add(ce, mul(slot(y, i), diff, id), id);
+    }
+    out.slots.push_back(ce);
+    return out;
+  }
 
   /// W x and Wᵀ y for an input layer W[n, d] (columns U_j) and a readout W[k, n] (rows V_r).
   Limit matrixProduct(const Value& v, ValueId id) {

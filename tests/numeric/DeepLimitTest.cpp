@@ -191,7 +191,8 @@ INSTANTIATE_TEST_SUITE_P(MupExamples, FeatureLimitVsSimulation,
                                            SimulationPlan{"mlp2_tanh"}, SimulationPlan{"mlp2_linear", 512, 400},
                                            SimulationPlan{"mlp3_linear", 512, 400}, SimulationPlan{"mlp2_zero_readout"},
                                            SimulationPlan{"mlp3_relu"}, SimulationPlan{"residual"},
-                                           SimulationPlan{"rnn_shared"}, SimulationPlan{"feedback_alignment"}),
+                                           SimulationPlan{"rnn_shared"}, SimulationPlan{"feedback_alignment"},
+                                           SimulationPlan{"softmax_ce"}),
                          [](const ::testing::TestParamInfo<SimulationPlan>& info) { return info.param.program; });
 
 }  // namespace
