@@ -456,7 +456,7 @@ private:
       hat = add(hat, mul(c, own.fields[j], id), id);
       rest = op(ZInstr::Kind::Sub, {rest, mul(c, own.directions[j], id)}, id);
     }
-    int size2 = mean(mul(in, in, id), id), rest2 = mean(mul(rest, rest, id), id);
+    int size2 = mean(mul(in, in, id), id), rest2 = rest == in ? size2 : mean(mul(rest, rest, id), id);
     int length = op(ZInstr::Kind::Pivot, {rest2, size2}, id, 0.5);
     int inverse = op(ZInstr::Kind::Pivot, {rest2, size2}, id, -0.5);
     int xi = field(decl.name, transposed, static_cast<int>(own.fields.size()));
