@@ -77,7 +77,7 @@ TEST_P(KernelLimitVsSimulation, AgreesWithExtrapolatedSimulation) {
 
 INSTANTIATE_TEST_SUITE_P(ExamplePrograms, KernelLimitVsSimulation,
                          ::testing::Values("mlp1_tanh", "mlp1_tanh_auto", "mlp1_relu", "mlp1_bias", "mlp2_tanh",
-                                           "mlp2_tanh_auto", "mlp2_linear", "mlp2_zero_readout", "mlp2_custom_param",
+                                           "mlp2_tanh_auto", "mlp2_linear", "mlp3_linear", "mlp2_zero_readout", "mlp2_custom_param",
                                            "mlp3_relu", "residual", "rnn_shared", "softmax_ce", "feedback_alignment"));
 
 }  // namespace
