@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -62,6 +63,39 @@ TEST(FeatureLimit, QuadratureEqualsTheMeanFieldLimit) {
   // The outputs move: f_0 = 0 (μP's f_0 → 0) and the last step is far from it.
   EXPECT_EQ(output(r, 0, 0), 0.0);
   EXPECT_GT(std::fabs(output(r, kSteps, 0)), 0.1);
+}
+
+TEST(FeatureLimit, ZeroInitialisedReadoutEqualsTheMeanFieldLimit) {
+  // mlp1_tanh with `W2[1, n] ~ 0`: f_0 = 0 exactly, the first step moves only the readout
+  // (dh ∝ V_0 = 0), the input layer from step 2 on. The Z-program then has only W1's two
+  // columns as base Gaussians; the reference integrates over them with V_0 = 0 a point mass.
+  // Quadrature converges geometrically here too: measured max differences 8.9e-7 / 2.7e-7 /
+  // 3.1e-8 / 4.3e-9 at orders 80 / 96 / 128 / 160. At order 128 (16384 nodes) it must be
+  // within the 1e-6.
+  std::string src = readFile(kProgram);
+  const std::string decl = "param  W2[1, n]";
+  size_t at = src.find(decl);
+  ASSERT_NE(at, std::string::npos);
+  src.insert(at + decl.size(), " ~ 0");
+  std::string program = testing::TempDir() + "/mlp1_tanh_zero_readout.tp";
+  std::ofstream(program) << src;
+  std::string cmd = "'" + kBinary + "' limit '" + program + "' --data '" + kData + "' --steps " +
+                    std::to_string(kSteps) + " --param mup --method quadrature --order 128 --json -";
+  int status = 0;
+  json r = json::parse(capture(cmd, status));
+  ASSERT_EQ(status, 0) << cmd;
+  EXPECT_EQ(r["limit"]["base_gaussians"], 2);
+  Limit ref = meanFieldLimit(loadModel(program), {300, 200, 2}, kSteps);
+  double worst = 0;
+  for (int t = 0; t <= kSteps; ++t) {
+    for (size_t e = 0; e < ref.f[static_cast<size_t>(t)].size(); ++e)
+      worst = std::max(worst, std::fabs(output(r, t, static_cast<int>(e)) - ref.f[static_cast<size_t>(t)][e]));
+    worst = std::max(worst, std::fabs(r["limit"]["steps"][t]["loss"].get<double>() - ref.loss[static_cast<size_t>(t)]));
+  }
+  std::printf("zero readout, quadrature order 128 vs reference: max |difference| %.2e\n", worst);
+  EXPECT_LT(worst, 1e-6);
+  EXPECT_EQ(output(r, 0, 0), 0.0);
+  EXPECT_GT(std::fabs(output(r, kSteps, 0)), 0.05);
 }
 
 TEST(FeatureLimit, MeanFieldEqualsMup) {

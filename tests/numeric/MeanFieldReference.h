@@ -87,14 +87,15 @@ struct Model {
   std::vector<double> trainY;
 };
 
-inline Model loadModel() {
+/// The model of `program` (mlp1_tanh.tp, or a copy with a zero-initialised readout `W2[1, n] ~ 0`).
+inline Model loadModel(const std::string& program = kProgram) {
   Model m;
-  std::string src = readFile(kProgram);
-  EXPECT_FALSE(src.empty()) << kProgram;
+  std::string src = readFile(program);
+  EXPECT_FALSE(src.empty()) << program;
   std::smatch match;
   std::regex input(R"(input\s+x\[(\d+)\])");
   std::regex w1(R"(param\s+W1\[n,\s*(\d+)\]\s*(~\s*N\(0,\s*([^)]*)\))?)");
-  std::regex w2(R"(param\s+W2\[1,\s*n\]\s*(~\s*N\(0,\s*([^)]*)\))?)");
+  std::regex w2(R"(param\s+W2\[1,\s*n\]\s*(~\s*N\(0,\s*([^)]*)\)|~\s*0\b)?)");
   std::regex lr(R"(hyper\s+lr\s*=\s*([0-9.eE+\-/]+))");
   EXPECT_TRUE(std::regex_search(src, match, input));
   m.d = std::stoi(match[1]);
@@ -103,6 +104,7 @@ inline Model loadModel() {
   if (match[3].matched) m.v1 = parseConstant(match[3]);
   EXPECT_TRUE(std::regex_search(src, match, w2));
   if (match[2].matched) m.v2 = parseConstant(match[2]);
+  else if (match[1].matched) m.v2 = 0;  // `~ 0`: V_0 = 0
   EXPECT_TRUE(std::regex_search(src, match, lr));
   m.lr = parseConstant(match[1]);
   for (const char* line : {"target y", "output f", "h = W1 @ x", "z = tanh(h)", "f = W2 @ z",
@@ -185,7 +187,7 @@ struct Limit {
 };
 
 /// `orders[k]` Gauss–Hermite nodes for the k-th Gaussian: U's d coordinates,
-/// then V.
+/// then V (one node at 0 when the readout starts at zero, v2 = 0).
 ///
 /// Symmetry halves the work: the map (U_t, V_t) → (U_{t+1}, V_{t+1}) commutes
 /// with (U, V) → (−U, −V) (tanh is odd, tanh' even, and χ is a shared scalar),
@@ -201,6 +203,10 @@ inline Limit meanFieldLimit(const Model& m, const std::vector<int>& orders, int 
   size_t nodes = 1;
   for (size_t k = 0; k < dims; ++k) {
     EXPECT_EQ(orders[k] % 2, 0) << "the symmetric reduction needs even orders";
+    if (k == d && m.v2 == 0) {  // V_0 = 0: a point mass, and no halving
+      rules.push_back(Rule{{0.0}, {1.0}});
+      continue;
+    }
     rules.push_back(gaussHermite(orders[k]));
     if (k == d) {  // V: keep the negative half (the nodes come sorted ascending), double the weights
       Rule& r = rules.back();
