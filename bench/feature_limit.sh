@@ -30,10 +30,10 @@ EPS=2e-3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-# limit T K THREADS OUT.json: Monte Carlo limit, seed 0, report to OUT.json
+# limit T K THREADS OUT.json [SEED]: Monte Carlo limit (seed 0 unless given), report to OUT.json
 limit() {
   "$TPC" limit "$PROG" --param mup --data "$DATA" --steps "$1" --method montecarlo \
-    --samples "$2" --threads "$3" --seed 0 --json - >"$4"
+    --samples "$2" --threads "$3" --seed "${5:-0}" --json - >"$4"
 }
 # simulate N SEEDS OUT.json: width-N simulation averaged over SEEDS initialisations, T = 3
 simulate() {
@@ -54,7 +54,7 @@ def slope(xs, ys):                                          # least-squares slop
     return sum((a - mx) * (b - my) for a, b in zip(lx, ly)) / sum((a - mx) ** 2 for a in lx)
 
 if what == "steps":
-    print("1. Cost vs steps T: Monte Carlo, K = 2^16 = 65536 particles, --threads 1")
+    print(f"1. Cost vs steps T: Monte Carlo, K = {load('steps1.json')['limit']['samples']} particles, --threads 1")
     print(f"{'T':>4} {'bases':>6} {'instrs':>7} {'particle':>9} {'eval_ms':>9} {'ns per particle':>16}")
     print(f"{'':>4} {'':>6} {'':>7} {'instrs':>9} {'':>9} {'x particle instr':>16}")
     rows = {}
@@ -80,7 +80,7 @@ elif what == "particles":
         rep = load(f"K{p}.json"); K = rep["limit"]["samples"]
         s = max(last(rep, "limit")["stderr"]["f"])
         Ks.append(K); ms.append(rep["timing"]["eval_ms"]); se.append(s)
-        print(f"{'2^%d' % p:>9} {ms[-1]:>9.0f} {s:>13.3e} {s * math.sqrt(K):>15.3f}")
+        print(f"{K:>9} {ms[-1]:>9.0f} {s:>13.3e} {s * math.sqrt(K):>15.3f}")
     print(f"fitted exponents (least squares on log-log, 4 points): time ~ K^{slope(Ks, ms):.2f} (theory 1), "
           f"stderr ~ K^{slope(Ks, se):.2f} (theory -0.5)")
     print("(each stderr is the spread of 16 group estimates: itself uncertain by ~1/sqrt(30) = 18%)")
@@ -104,7 +104,8 @@ elif what == "compare":
     print(f"  limit time to accuracy: {lim_ms / 1000:.2f} s")
     ref = load("ref.json"); rst = last(ref, "limit")
     fref, sref = rst["outputs"]["f"], rst["stderr"]["f"]
-    print(f"Reference f_ref: limit at K = {ref['limit']['samples']} (2^21), --threads 2, eval_ms {ref['timing']['eval_ms']:.0f}:")
+    print(f"Reference f_ref: limit at K = {ref['limit']['samples']}, --seed {ref['limit']['seed']} (independent of the run above), "
+          f"--threads 2, eval_ms {ref['timing']['eval_ms']:.0f}:")
     print(f"  f_ref = [{fref[0]:.5f} +- {sref[0]:.1e}, {fref[1]:.5f} +- {sref[1]:.1e}]")
     print("Simulation (--threads 1), T = 3; bias_e = mean f_n[e] - f_ref[e], its error sqrt(se_n^2 + se_ref^2);")
     print("sd = seed standard deviation = stderr*sqrt(S) (larger of the two examples)")
@@ -198,7 +199,7 @@ python3 "$tmp/an.py" "$tmp" particles
 # 3. the limit at K_eps, the reference, the simulations (seeds: each run under ~2 min, the
 #    standard error of the mean a few 1e-4 at the large widths)
 limit 3 "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["K"])' "$tmp/keps.json")" 1 "$tmp/Keps.json"
-limit 3 $((1 << 21)) 2 "$tmp/ref.json"
+limit 3 $((1 << 21)) 2 "$tmp/ref.json" 1
 for ns in "64 6400" "128 6400" "256 3200" "512 4000" "1024 1400"; do
   set -- $ns
   simulate "$1" "$2" "$tmp/sim$1.json"

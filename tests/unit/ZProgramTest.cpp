@@ -93,5 +93,31 @@ TEST(ZProgram, AVectorAlreadySpannedGetsNoNewField) {
   EXPECT_GT(std::fabs(byExample[0][2]), 0.05);
 }
 
+TEST(ZProgram, MonteCarloDoesNotDependOnTheThreadCount) {
+  // The full run and the 16 group runs are independent tasks: any assignment to threads
+  // gives the same numbers, bit for bit; another seed gives other ones.
+  const char* data = R"({"train": {"x": [[1.0, 0.5, 0.2], [0.1, -1.0, 0.4]], "y": [1.0, -0.5]}})";
+  ir::Program typed = test::typedProgram("programs/mlp2_tanh.tp");
+  Dataset dataset = parseDataset(data, "d.json", typed.inputs);
+  Derived d = derive("mlp2_tanh", data, 2);
+  FeatureLimitOptions fo;
+  fo.method = "montecarlo";
+  fo.samples = 4096;
+  auto run = [&](int threads, uint64_t seed) {
+    fo.threads = threads;
+    fo.seed = seed;
+    return featureLimit(d.z, d.netsor, dataset, fo).steps;
+  };
+  std::vector<StepSummary> one = run(1, 7), two = run(2, 7), three = run(3, 7), other = run(2, 8);
+  for (size_t t = 0; t < one.size(); ++t) {
+    const Summary& a = one[t].outputs.at("f")[1];
+    EXPECT_EQ(a.mean, two[t].outputs.at("f")[1].mean);
+    EXPECT_EQ(a.stderror, two[t].outputs.at("f")[1].stderror);
+    EXPECT_EQ(a.mean, three[t].outputs.at("f")[1].mean);
+    EXPECT_EQ(one[t].loss.mean, three[t].loss.mean);
+    if (t > 0) EXPECT_NE(a.mean, other[t].outputs.at("f")[1].mean);
+  }
+}
+
 }  // namespace
 }  // namespace tp
