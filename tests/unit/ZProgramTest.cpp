@@ -115,7 +115,9 @@ TEST(ZProgram, MonteCarloDoesNotDependOnTheThreadCount) {
     EXPECT_EQ(a.stderror, two[t].outputs.at("f")[1].stderror);
     EXPECT_EQ(a.mean, three[t].outputs.at("f")[1].mean);
     EXPECT_EQ(one[t].loss.mean, three[t].loss.mean);
-    if (t > 0) EXPECT_NE(a.mean, other[t].outputs.at("f")[1].mean);
+    if (t > 0) {
+      EXPECT_NE(a.mean, other[t].outputs.at("f")[1].mean);
+    }
   }
 }
 

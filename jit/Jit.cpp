@@ -1,0 +1,135 @@
+// ORC LLJIT session: host target, O2 pipeline, runtime functions registered by address.
+#include "jit/Jit.h"
+
+#include <cmath>
+#include <mutex>
+
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/Verifier.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+
+#include "compiler/ir/Diagnostics.h"
+#include "runtime/Activation.h"
+
+namespace tp::jit {
+
+namespace {
+
+double activationEntry(int32_t fn, int32_t order, double x) {
+  return evalActivation(static_cast<ir::Fn>(fn), order, x);
+}
+double tanhEntry(double x) { return std::tanh(x); }
+double expEntry(double x) { return std::exp(x); }
+double logEntry(double x) { return std::log(x); }
+
+const RuntimeSymbol kRuntime[] = {
+    {"tpc_activation", reinterpret_cast<void*>(&activationEntry)},
+    {"tanh", reinterpret_cast<void*>(&tanhEntry)},
+    {"exp", reinterpret_cast<void*>(&expEntry)},
+    {"log", reinterpret_cast<void*>(&logEntry)},
+};
+
+template <typename T>
+T orFail(llvm::Expected<T> value, const char* what) {
+  if (!value) {
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << value.takeError();
+    throw InternalError(std::string(what) + ": " + message);
+  }
+  return std::move(*value);
+}
+
+void initialiseTarget() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+}  // namespace
+
+const RuntimeSymbol* runtimeSymbols(size_t& count) {
+  count = sizeof kRuntime / sizeof kRuntime[0];
+  return kRuntime;
+}
+
+struct Jit::State {
+  std::unique_ptr<llvm::orc::LLJIT> jit;
+  std::unique_ptr<llvm::TargetMachine> machine;
+  std::string lastText;
+};
+
+Jit::Jit() : state_(std::make_unique<State>()) {
+  initialiseTarget();
+  auto builder = orFail(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host for the JIT");
+  builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+  state_->machine = orFail(builder.createTargetMachine(), "creating the JIT's target machine");
+  state_->jit = orFail(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(), "creating the JIT");
+  llvm::orc::SymbolMap symbols;
+  size_t count = 0;
+  const RuntimeSymbol* table = runtimeSymbols(count);
+  for (size_t i = 0; i < count; ++i)
+    symbols[state_->jit->mangleAndIntern(table[i].name)] = {
+        llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+        llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
+  if (auto err = state_->jit->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
+    std::string message;
+    llvm::raw_string_ostream os(message);
+    os << err;
+    throw InternalError("registering the runtime functions: " + message);
+  }
+}
+
+Jit::~Jit() = default;
+
+Jit::ModuleBuilder Jit::newModule(const std::string& name) const {
+  ModuleBuilder b;
+  b.context = std::make_unique<llvm::LLVMContext>();
+  b.module = std::make_unique<llvm::Module>(name, *b.context);
+  b.module->setDataLayout(state_->jit->getDataLayout());
+  b.module->setTargetTriple(state_->jit->getTargetTriple().str());
+  return b;
+}
+
+void Jit::add(ModuleBuilder built) {
+  std::string problems;
+  llvm::raw_string_ostream os(problems);
+  if (llvm::verifyModule(*built.module, &os)) throw InternalError("the JIT generated a malformed module: " + problems);
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder passes(state_->machine.get());
+  passes.registerModuleAnalyses(mam);
+  passes.registerCGSCCAnalyses(cgam);
+  passes.registerFunctionAnalyses(fam);
+  passes.registerLoopAnalyses(lam);
+  passes.crossRegisterProxies(lam, fam, cgam, mam);
+  passes.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O2).run(*built.module, mam);
+  state_->lastText.clear();
+  llvm::raw_string_ostream text(state_->lastText);
+  built.module->print(text, nullptr);
+  if (auto err = state_->jit->addIRModule(
+          llvm::orc::ThreadSafeModule(std::move(built.module), std::move(built.context)))) {
+    std::string message;
+    llvm::raw_string_ostream es(message);
+    es << err;
+    throw InternalError("adding a module to the JIT: " + message);
+  }
+}
+
+void* Jit::lookup(const std::string& name) {
+  return orFail(state_->jit->lookup(name), ("looking up " + name).c_str()).toPtr<void*>();
+}
+
+const std::string& Jit::lastModuleText() const { return state_->lastText; }
+
+}  // namespace tp::jit

@@ -1,0 +1,55 @@
+// The one ORC LLJIT wrapper: optimises LLVM modules for the host and returns their functions.
+#pragma once
+
+#include <memory>
+#include <string>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace tp::jit {
+
+/// A JIT session for the host CPU. Modules added are optimised at O2 for the
+/// host (loop vectorisation included) and compiled on lookup. Calls from
+/// generated code to the runtime go to the functions of `runtimeSymbols()`,
+/// registered by address — the only table of them.
+class Jit {
+public:
+  Jit();
+  ~Jit();
+  Jit(const Jit&) = delete;
+  Jit& operator=(const Jit&) = delete;
+
+  /// A fresh context and an empty module with the JIT's target triple and data layout.
+  struct ModuleBuilder {
+    std::unique_ptr<llvm::LLVMContext> context;
+    std::unique_ptr<llvm::Module> module;
+  };
+  ModuleBuilder newModule(const std::string& name) const;
+
+  /// Verifies (InternalError on a malformed module), optimises and adds a module.
+  void add(ModuleBuilder built);
+
+  /// The address of a function of an added module.
+  void* lookup(const std::string& name);
+
+  /// The module's text after optimisation of the last `add` (for `tpc compile` and debugging).
+  const std::string& lastModuleText() const;
+
+private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+/// Runtime functions generated code may call, with their C signatures:
+///   double tpc_activation(int32 fn, int32 order, double x)   — evalActivation
+///   double tanh(double), exp(double), log(double)           — libm
+struct RuntimeSymbol {
+  const char* name;
+  void* address;
+};
+const RuntimeSymbol* runtimeSymbols(size_t& count);
+
+}  // namespace tp::jit
