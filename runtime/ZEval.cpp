@@ -98,6 +98,40 @@ double binary(ZInstr::Kind k, double x, double y) {
 
 }  // namespace
 
+double scalarInstruction(const ZInstr& ins, const std::vector<double>& scalar, const Dataset& data) {
+  auto at = [&](size_t j) { return scalar[static_cast<size_t>(ins.operands[j])]; };
+  switch (ins.kind) {
+    case ZInstr::Kind::Const: return ins.value;
+    case ZInstr::Kind::Input: {
+      const DataSplit& split = ins.split == ir::Split::Eval ? data.eval : data.train;
+      return split.value(ins.name, static_cast<size_t>(ins.example))[static_cast<size_t>(ins.index)];
+    }
+    case ZInstr::Kind::Neg: return -at(0);
+    case ZInstr::Kind::Pow: return std::pow(at(0), ins.value);
+    case ZInstr::Kind::Pivot: return at(0) > passes::kPivotTolerance * at(1) ? std::pow(at(0), ins.value) : 0.0;
+    case ZInstr::Kind::Apply: return evalActivation(ins.fn, ins.order, at(0));
+    case ZInstr::Kind::Add:
+    case ZInstr::Kind::Sub:
+    case ZInstr::Kind::Mul:
+    case ZInstr::Kind::Div: return binary(ins.kind, at(0), at(1));
+    default: break;
+  }
+  throw InternalError("scalarInstruction: not a scalar instruction");
+}
+
+std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar) {
+  std::vector<std::vector<double>> results;
+  for (const passes::ZResult& r : z.results) {
+    std::vector<double> coords;
+    for (int s : r.slots)
+      coords.push_back(s == passes::kZeroSlot       ? 0.0
+                       : s == passes::kDivergentSlot ? std::numeric_limits<double>::infinity()
+                                                     : scalar[static_cast<size_t>(s)]);
+    results.push_back(std::move(coords));
+  }
+  return results;
+}
+
 std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles, const Dataset& data) {
   const size_t K = particles.count, S = z.instrs.size();
   std::vector<size_t> last = lastUses(z);
@@ -117,31 +151,17 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
       size_t o = static_cast<size_t>(ins.operands[j]);
       return z.instrs[o].particle ? std::make_pair(buffers[o].data(), 0.0) : std::make_pair(nullptr, scalar[o]);
     };
-    if (!ins.particle) {
-      switch (ins.kind) {
-        case ZInstr::Kind::Const: scalar[i] = ins.value; break;
-        case ZInstr::Kind::Input: {
-          const DataSplit& split = ins.split == ir::Split::Eval ? data.eval : data.train;
-          scalar[i] = split.value(ins.name, static_cast<size_t>(ins.example))[static_cast<size_t>(ins.index)];
-          break;
-        }
-        case ZInstr::Kind::Mean: {
-          const double* x = buffers[static_cast<size_t>(ins.operands[0])].data();
-          double total = 0;
-          for (size_t k = 0; k < K; ++k) total += particles.weights[k] * x[k];
-          scalar[i] = total;
-          break;
-        }
-        case ZInstr::Kind::Neg: scalar[i] = -at(0).second; break;
-        case ZInstr::Kind::Pow: scalar[i] = std::pow(at(0).second, ins.value); break;
-        case ZInstr::Kind::Pivot: {
-          double r = at(0).second;
-          scalar[i] = r > passes::kPivotTolerance * at(1).second ? std::pow(r, ins.value) : 0.0;
-          break;
-        }
-        case ZInstr::Kind::Apply: scalar[i] = evalActivation(ins.fn, ins.order, at(0).second); break;
-        default: scalar[i] = binary(ins.kind, at(0).second, at(1).second); break;
+    if (ins.kind == ZInstr::Kind::Mean) {
+      const double* x = buffers[static_cast<size_t>(ins.operands[0])].data();
+      double total = 0;
+      for (size_t begin = 0; begin < K; begin += kMeanChunk) {  // the canonical order (ZEval.h)
+        double partial = 0;
+        for (size_t k = begin; k < std::min(K, begin + kMeanChunk); ++k) partial += particles.weights[k] * x[k];
+        total += partial;
       }
+      scalar[i] = total;
+    } else if (!ins.particle) {
+      scalar[i] = scalarInstruction(ins, scalar, data);
     } else {
       std::vector<double> out = fresh();
       switch (ins.kind) {
@@ -177,16 +197,7 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
       if (last[static_cast<size_t>(o)] == i && !buffers[static_cast<size_t>(o)].empty())
         pool.push_back(std::move(buffers[static_cast<size_t>(o)]));
   }
-  std::vector<std::vector<double>> results;
-  for (const passes::ZResult& r : z.results) {
-    std::vector<double> coords;
-    for (int s : r.slots)
-      coords.push_back(s == passes::kZeroSlot       ? 0.0
-                       : s == passes::kDivergentSlot ? std::numeric_limits<double>::infinity()
-                                                     : scalar[static_cast<size_t>(s)]);
-    results.push_back(std::move(coords));
-  }
-  return results;
+  return resultValues(z, scalar);
 }
 
 namespace {

@@ -32,6 +32,16 @@ Particles exactParticles(const passes::ZProgram& z);
 /// (order^bases particles). Throws UserError when that exceeds `maxParticles`.
 Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles);
 
+/// A mean over particles is summed in chunks of this many particles, each chunk in order
+/// from 0, the chunk sums in order: the one summation order of every backend and thread count.
+inline constexpr size_t kMeanChunk = 4096;
+
+/// The value of a scalar instruction other than Mean, from the scalars before it.
+double scalarInstruction(const passes::ZInstr& ins, const std::vector<double>& scalar, const Dataset& data);
+
+/// The value of every result coordinate from the program's scalars (0 vanishing, +inf diverging).
+std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar);
+
 /// Runs the Z-program once over `particles` (instruction by instruction, each
 /// particle instruction a loop over the particles, buffers freed after their
 /// last use) and returns the value of every result coordinate, in the order of
