@@ -102,7 +102,8 @@ Jit::ModuleBuilder Jit::newModule(const std::string& name) const {
 void Jit::add(ModuleBuilder built) {
   std::string problems;
   llvm::raw_string_ostream os(problems);
-  if (llvm::verifyModule(*built.module, &os)) throw InternalError("the JIT generated a malformed module: " + problems);
+  if (llvm::verifyModule(*built.module, &os))
+    throw InternalError("the JIT generated a malformed module: " + problems.substr(0, 2000));
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;

@@ -280,11 +280,14 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                                 const FeatureLimitOptions& options) {
   FeatureLimitResult out;
   out.method = options.method;
+  auto runZ = [&](const Particles& particles) {
+    return options.runner ? options.runner(particles, data) : runZProgram(z, particles, data);
+  };
   if (options.method == "quadrature") {
     Particles fine = quadratureParticles(z, options.order, options.maxParticles);
     int coarseOrder = std::max(1, 2 * options.order / 3);
     Particles coarse = quadratureParticles(z, coarseOrder, options.maxParticles);
-    auto values = runZProgram(z, fine, data), rough = runZProgram(z, coarse, data);
+    auto values = runZ(fine), rough = runZ(coarse);
     for (size_t i = 0; i < values.size(); ++i)
       for (size_t k = 0; k < values[i].size(); ++k)
         if (std::isfinite(values[i][k])) out.quadratureError = std::max(out.quadratureError, std::fabs(values[i][k] - rough[i][k]));
@@ -301,7 +304,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                       " of the Gaussian fields); use montecarlo or quadrature");
     Particles rule = exactParticles(z);
     out.particles = rule.count;
-    out.steps = summarise(z, netsor, data, runZProgram(z, rule, data), nullptr);
+    out.steps = summarise(z, netsor, data, runZ(rule), nullptr);
     return out;
   }
   if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);
@@ -316,7 +319,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
     part.count = per;
     part.weights.assign(per, 1.0 / static_cast<double>(per));
     for (const auto& b : all.bases) part.bases.emplace_back(b.begin() + static_cast<long>(g * per), b.begin() + static_cast<long>((g + 1) * per));
-    return runZProgram(z, part, data);
+    return runZ(part);
   };
   // The full run costs as much as the 16 groups together: with two or more threads, worker 0
   // runs it while the others share the groups (the results do not depend on the assignment).
@@ -325,7 +328,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   const size_t workers = static_cast<size_t>(std::max(1, std::min(options.threads, 1 + static_cast<int>(kGroups))));
   parallelFor(static_cast<int>(workers), workers, [&](size_t begin, size_t end) {
     for (size_t w = begin; w < end; ++w) {
-      if (w == 0) values = runZProgram(z, all, data);
+      if (w == 0) values = runZ(all);
       if (workers == 1 || w > 0)
         for (size_t g = workers == 1 ? 0 : w - 1; g < kGroups; g += workers == 1 ? 1 : workers - 1) groups[g] = group(g);
     }

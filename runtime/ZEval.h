@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,10 @@ struct SampleChoice {
 SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
                            const FeatureLimitOptions& options, double targetStderr, size_t memoryBytes);
 
+/// Runs a Z-program over particles; empty: the interpreter (runZProgram). The JIT
+/// backend (jit/ZCompile) plugs in here.
+using ZRunner = std::function<std::vector<std::vector<double>>(const Particles&, const Dataset&)>;
+
 struct FeatureLimitOptions {
   std::string method = "quadrature";  // "exact", "quadrature" or "montecarlo"
   int order = 48;                      // quadrature: points per base Gaussian
@@ -75,6 +80,7 @@ struct FeatureLimitOptions {
   uint64_t seed = 0;
   size_t maxParticles = size_t(1) << 24;
   int threads = 1;  // montecarlo: the full run and the 16 group runs are independent tasks
+  ZRunner runner;   // empty: the interpreter
 };
 
 struct FeatureLimitResult {

@@ -1,0 +1,295 @@
+// Z-program codegen: passes between means, one fused particle loop per pass, scalars between them.
+#include "jit/ZCompile.h"
+
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/Module.h>
+
+#include "compiler/ir/Diagnostics.h"
+#include "runtime/ThreadPool.h"
+
+namespace tp::jit {
+
+using passes::ZInstr;
+
+namespace {
+
+/// The generated function of one pass.
+using PassFn = void (*)(const double* scalars, double* const* buffers, const double* const* bases,
+                        const double* weights, double* sums, int64_t begin, int64_t end);
+
+bool isBase(const ZInstr& ins) { return ins.kind == ZInstr::Kind::Base; }
+
+}  // namespace
+
+struct CompiledZProgram::Plan {
+  struct Pass {
+    std::vector<int> instrs;  // particle instructions computed here (no Base), program order
+    std::vector<int> means;   // Mean instructions summed here
+    PassFn fn = nullptr;
+  };
+  std::vector<int> stage;                  // particle: its pass; scalar: the pass before which it is ready
+  std::vector<int> buffer;                 // particle value stored for a later pass: its buffer, else −1
+  size_t bufferCount = 0;
+  std::vector<Pass> passes;
+  std::vector<std::vector<int>> scalarsAt;  // [p]: the non-Mean scalar instructions ready at pass p
+};
+
+namespace {
+
+/// Assigns every instruction its pass (particle) or readiness (scalar), and buffers to the
+/// particle values read by a later pass (reused once their last reading pass is over).
+void schedule(const passes::ZProgram& z, CompiledZProgram::Plan& plan) {
+  const size_t S = z.instrs.size();
+  plan.stage.assign(S, 0);
+  int last = 0;
+  for (size_t i = 0; i < S; ++i) {
+    const ZInstr& ins = z.instrs[i];
+    int s = 0;
+    for (int o : ins.operands) s = std::max(s, plan.stage[static_cast<size_t>(o)]);
+    if (ins.kind == ZInstr::Kind::Mean) s = plan.stage[static_cast<size_t>(ins.operands[0])] + 1;
+    plan.stage[i] = s;
+    last = std::max(last, s);
+  }
+  plan.passes.assign(static_cast<size_t>(last) + 1, {});
+  plan.scalarsAt.assign(static_cast<size_t>(last) + 1, {});
+  std::vector<int> lastReader(S, -1);
+  for (size_t i = 0; i < S; ++i) {
+    const ZInstr& ins = z.instrs[i];
+    if (ins.kind == ZInstr::Kind::Mean) {
+      plan.passes[static_cast<size_t>(plan.stage[i] - 1)].means.push_back(static_cast<int>(i));
+    } else if (!ins.particle) {
+      plan.scalarsAt[static_cast<size_t>(plan.stage[i])].push_back(static_cast<int>(i));
+    } else if (!isBase(ins)) {
+      plan.passes[static_cast<size_t>(plan.stage[i])].instrs.push_back(static_cast<int>(i));
+      for (int o : ins.operands)
+        if (z.instrs[static_cast<size_t>(o)].particle && plan.stage[static_cast<size_t>(o)] < plan.stage[i])
+          lastReader[static_cast<size_t>(o)] = std::max(lastReader[static_cast<size_t>(o)], plan.stage[i]);
+    }
+  }
+  plan.buffer.assign(S, -1);
+  std::vector<int> freeBuffers;
+  std::multimap<int, int> busyUntil;  // last reading pass → buffer
+  for (size_t p = 0; p < plan.passes.size(); ++p) {
+    while (!busyUntil.empty() && busyUntil.begin()->first < static_cast<int>(p)) {
+      freeBuffers.push_back(busyUntil.begin()->second);
+      busyUntil.erase(busyUntil.begin());
+    }
+    for (int i : plan.passes[p].instrs) {
+      if (lastReader[static_cast<size_t>(i)] < 0) continue;
+      int b;
+      if (freeBuffers.empty()) {
+        b = static_cast<int>(plan.bufferCount++);
+      } else {
+        b = freeBuffers.back();
+        freeBuffers.pop_back();
+      }
+      plan.buffer[static_cast<size_t>(i)] = b;
+      busyUntil.emplace(lastReader[static_cast<size_t>(i)], b);
+    }
+  }
+}
+
+/// Emits the function of pass `p`: a loop over particles [begin, end).
+class PassEmitter {
+public:
+  PassEmitter(const passes::ZProgram& z, const CompiledZProgram::Plan& plan, llvm::Module& module)
+      : z_(z), plan_(plan), module_(module), ctx_(module.getContext()), ir_(ctx_) {
+    f64_ = llvm::Type::getDoubleTy(ctx_);
+    i64_ = llvm::Type::getInt64Ty(ctx_);
+    ptr_ = llvm::PointerType::getUnqual(ctx_);
+  }
+
+  std::string emit(size_t p) {
+    const CompiledZProgram::Plan::Pass& pass = plan_.passes[p];
+    std::string name = "tpc_pass_" + std::to_string(p);
+    auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
+    fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
+    for (unsigned a = 0; a < 5; ++a) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
+    llvm::Value *scalars = fn_->getArg(0), *buffers = fn_->getArg(1), *bases = fn_->getArg(2),
+                *weights = fn_->getArg(3), *sums = fn_->getArg(4), *begin = fn_->getArg(5), *end = fn_->getArg(6);
+    auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
+    auto* loop = llvm::BasicBlock::Create(ctx_, "loop", fn_);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "exit", fn_);
+
+    // Entry: every scalar operand, buffer and base pointer of the pass, loaded once.
+    ir_.SetInsertPoint(entry);
+    scalar_.clear();
+    rows_.clear();
+    for (int i : pass.instrs)
+      for (int o : z_.instrs[static_cast<size_t>(i)].operands) hoist(o, scalars, buffers, bases);
+    for (int m : pass.means) hoist(z_.instrs[static_cast<size_t>(m)].operands[0], scalars, buffers, bases);
+    for (int i : pass.instrs) hoist(i, scalars, buffers, bases);  // the rows this pass stores into
+    ir_.CreateCondBr(ir_.CreateICmpSLT(begin, end), loop, exit);
+
+    // Loop body: the pass's instructions in program order, in registers.
+    ir_.SetInsertPoint(loop);
+    llvm::PHINode* k = ir_.CreatePHI(i64_, 2, "k");
+    k->addIncoming(begin, entry);
+    std::vector<llvm::PHINode*> partial;
+    for (size_t j = 0; j < pass.means.size(); ++j) {
+      partial.push_back(ir_.CreatePHI(f64_, 2));
+      partial.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), entry);
+    }
+    value_.clear();
+    for (int i : pass.instrs) {
+      llvm::Value* v = instruction(z_.instrs[static_cast<size_t>(i)], k);
+      value_[i] = v;
+      int b = plan_.buffer[static_cast<size_t>(i)];
+      if (b >= 0) ir_.CreateStore(v, ir_.CreateInBoundsGEP(f64_, rows_.at(-1 - b), k));
+    }
+    llvm::Value* w = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, weights, k));
+    std::vector<llvm::Value*> next;
+    for (size_t j = 0; j < pass.means.size(); ++j) {
+      llvm::Value* x = operand(z_.instrs[static_cast<size_t>(pass.means[j])].operands[0], k);
+      next.push_back(ir_.CreateFAdd(partial[j], ir_.CreateFMul(w, x)));
+      partial[j]->addIncoming(next.back(), loop);
+    }
+    llvm::Value* k1 = ir_.CreateAdd(k, llvm::ConstantInt::get(i64_, 1));
+    k->addIncoming(k1, loop);
+    ir_.CreateCondBr(ir_.CreateICmpSLT(k1, end), loop, exit);
+
+    // Exit: the partial sums of this range.
+    ir_.SetInsertPoint(exit);
+    std::vector<llvm::PHINode*> totals;
+    for (size_t j = 0; j < pass.means.size(); ++j) {
+      totals.push_back(ir_.CreatePHI(f64_, 2));
+      totals.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), entry);
+      totals.back()->addIncoming(next[j], loop);
+    }
+    for (size_t j = 0; j < totals.size(); ++j)
+      ir_.CreateStore(totals[j], ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(j)));
+    ir_.CreateRetVoid();
+    return name;
+  }
+
+private:
+  /// Loads, in the entry block, what operand `o` needs: a scalar's value, or the row
+  /// (pointer) of a stored particle value (key −1 − buffer) or of a base Gaussian (key index).
+  void hoist(int o, llvm::Value* scalars, llvm::Value* buffers, llvm::Value* bases) {
+    const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
+    if (!ins.particle) {
+      if (!scalar_.count(o)) scalar_[o] = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, ir_.getInt64(o)));
+    } else if (isBase(ins)) {
+      if (!rows_.count(ins.index))
+        rows_[ins.index] = ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, bases, ir_.getInt64(ins.index)));
+    } else {
+      int b = plan_.buffer[static_cast<size_t>(o)];
+      if (b >= 0 && !rows_.count(-1 - b))
+        rows_[-1 - b] = ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, buffers, ir_.getInt64(b)));
+    }
+  }
+
+  /// Operand `o` at particle k: a register of this pass, a load from its row, or the scalar.
+  llvm::Value* operand(int o, llvm::Value* k) {
+    const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
+    if (!ins.particle) return scalar_.at(o);
+    auto v = value_.find(o);
+    if (v != value_.end()) return v->second;
+    llvm::Value* row = isBase(ins) ? rows_.at(ins.index) : rows_.at(-1 - plan_.buffer[static_cast<size_t>(o)]);
+    llvm::Value* loaded = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, row, k));
+    value_[o] = loaded;
+    return loaded;
+  }
+
+  llvm::Value* call(const char* name, std::vector<llvm::Value*> args) {
+    std::vector<llvm::Type*> types;
+    for (llvm::Value* a : args) types.push_back(a->getType());
+    auto callee = module_.getOrInsertFunction(name, llvm::FunctionType::get(f64_, types, false));
+    return ir_.CreateCall(callee, args);
+  }
+
+  llvm::Value* instruction(const ZInstr& ins, llvm::Value* k) {
+    auto arg = [&](size_t j) { return operand(ins.operands[j], k); };
+    llvm::Value* zero = llvm::ConstantFP::get(f64_, 0.0);
+    llvm::Value* one = llvm::ConstantFP::get(f64_, 1.0);
+    switch (ins.kind) {
+      case ZInstr::Kind::Add: return ir_.CreateFAdd(arg(0), arg(1));
+      case ZInstr::Kind::Sub: return ir_.CreateFSub(arg(0), arg(1));
+      case ZInstr::Kind::Mul: return ir_.CreateFMul(arg(0), arg(1));
+      case ZInstr::Kind::Div: return ir_.CreateFDiv(arg(0), arg(1));
+      case ZInstr::Kind::Neg: return ir_.CreateFNeg(arg(0));
+      case ZInstr::Kind::Pow: return call("pow", {arg(0), llvm::ConstantFP::get(f64_, ins.value)});
+      case ZInstr::Kind::Apply: {
+        llvm::Value* x = arg(0);
+        // Inline: id and relu with their derivatives, exactly as evalActivation computes them.
+        if (ins.fn == ir::Fn::Id) return ins.order == 0 ? x : ins.order == 1 ? one : zero;
+        if (ins.fn == ir::Fn::Relu) {
+          if (ins.order == 0) return ir_.CreateSelect(ir_.CreateFCmpOLT(x, zero), zero, x);  // std::max(x, 0.0)
+          if (ins.order == 1)  // step: NaN stays NaN, else x > 0
+            return ir_.CreateSelect(ir_.CreateFCmpUNO(x, x), x, ir_.CreateSelect(ir_.CreateFCmpOGT(x, zero), one, zero));
+          return zero;
+        }
+        return call("tpc_activation", {ir_.getInt32(static_cast<uint32_t>(ins.fn)), ir_.getInt32(static_cast<uint32_t>(ins.order)), x});
+      }
+      default: break;
+    }
+    throw InternalError("Z-program codegen: not a per-particle computation");
+  }
+
+  const passes::ZProgram& z_;
+  const CompiledZProgram::Plan& plan_;
+  llvm::Module& module_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> ir_;
+  llvm::Type *f64_, *i64_;
+  llvm::PointerType* ptr_;
+  llvm::Function* fn_ = nullptr;
+  std::map<int, llvm::Value*> scalar_, rows_, value_;
+};
+
+}  // namespace
+
+CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z), plan_(std::make_unique<Plan>()) {
+  schedule(z, *plan_);
+  Jit::ModuleBuilder built = jit.newModule("zprogram");
+  std::vector<std::string> names(plan_->passes.size());
+  {
+    PassEmitter emitter(z, *plan_, *built.module);
+    for (size_t p = 0; p < plan_->passes.size(); ++p)
+      if (!plan_->passes[p].instrs.empty() || !plan_->passes[p].means.empty()) names[p] = emitter.emit(p);
+  }
+  jit.add(std::move(built));
+  for (size_t p = 0; p < names.size(); ++p)
+    if (!names[p].empty()) plan_->passes[p].fn = reinterpret_cast<PassFn>(jit.lookup(names[p]));
+}
+
+CompiledZProgram::~CompiledZProgram() = default;
+
+size_t CompiledZProgram::passes() const { return plan_->passes.size(); }
+size_t CompiledZProgram::buffers() const { return plan_->bufferCount; }
+
+std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particles, const Dataset& data,
+                                                       int threads) const {
+  const size_t K = particles.count;
+  const size_t chunks = (K + kMeanChunk - 1) / kMeanChunk;
+  std::vector<double> scalar(z_.instrs.size(), 0.0);
+  std::vector<std::vector<double>> storage(plan_->bufferCount, std::vector<double>(K));
+  std::vector<double*> rows;
+  for (auto& s : storage) rows.push_back(s.data());
+  std::vector<const double*> bases;
+  for (const auto& b : particles.bases) bases.push_back(b.data());
+  for (size_t p = 0; p < plan_->passes.size(); ++p) {
+    for (int i : plan_->scalarsAt[p]) scalar[static_cast<size_t>(i)] = scalarInstruction(z_.instrs[static_cast<size_t>(i)], scalar, data);
+    const Plan::Pass& pass = plan_->passes[p];
+    if (!pass.fn) continue;
+    const size_t means = pass.means.size();
+    std::vector<double> sums(chunks * std::max<size_t>(means, 1), 0.0);
+    parallelFor(threads, chunks, [&](size_t first, size_t last) {
+      for (size_t c = first; c < last; ++c)
+        pass.fn(scalar.data(), rows.data(), bases.data(), particles.weights.data(), sums.data() + c * means,
+                static_cast<int64_t>(c * kMeanChunk), static_cast<int64_t>(std::min(K, (c + 1) * kMeanChunk)));
+    });
+    for (size_t j = 0; j < means; ++j) {  // chunk sums in order: the canonical mean
+      double total = 0;
+      for (size_t c = 0; c < chunks; ++c) total += sums[c * means + j];
+      scalar[static_cast<size_t>(pass.means[j])] = total;
+    }
+  }
+  return resultValues(z_, scalar);
+}
+
+}  // namespace tp::jit

@@ -1,0 +1,43 @@
+// A Z-program compiled by the JIT: its particle instructions fused into loops between means.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "compiler/passes/ZProgram.h"
+#include "jit/Jit.h"
+#include "runtime/Dataset.h"
+#include "runtime/ZEval.h"
+
+namespace tp::jit {
+
+/// The particle instructions of a Z-program grouped into *passes*: pass p holds every
+/// particle instruction whose operands are ready after the means of passes < p. One
+/// generated function per pass loops over a range of particles, computes its
+/// instructions in registers, stores only the values a later pass reads, and
+/// accumulates the pass's means. Scalar instructions run between passes, as in the
+/// interpreter (scalarInstruction). Every mean is summed in the canonical order of
+/// kMeanChunk-particle chunks, so the numbers equal the interpreter's (same IEEE
+/// operations, no reassociation, no fused multiply-add) for any thread count.
+class CompiledZProgram {
+public:
+  CompiledZProgram(const passes::ZProgram& z, Jit& jit);
+  ~CompiledZProgram();
+
+  /// As runZProgram (the value of every result coordinate), with the particle chunks of
+  /// each pass split over `threads` workers.
+  std::vector<std::vector<double>> run(const Particles& particles, const Dataset& data, int threads) const;
+
+  size_t passes() const;
+  /// Particle values stored between passes (each K doubles), at most at once.
+  size_t buffers() const;
+
+  struct Plan;  // the schedule (ZCompile.cpp)
+
+private:
+  const passes::ZProgram& z_;
+  std::unique_ptr<Plan> plan_;
+};
+
+}  // namespace tp::jit
