@@ -2,6 +2,7 @@
 #include "jit/ZCompile.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <map>
 
@@ -103,9 +104,10 @@ public:
     ptr_ = llvm::PointerType::getUnqual(ctx_);
   }
 
-  std::string emit(size_t p) {
+  /// `prefix` keeps the names of several programs in one JIT session apart.
+  std::string emit(size_t p, const std::string& prefix) {
     const CompiledZProgram::Plan::Pass& pass = plan_.passes[p];
-    std::string name = "tpc_pass_" + std::to_string(p);
+    std::string name = prefix + "_pass_" + std::to_string(p);
     auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
     for (unsigned a = 0; a < 5; ++a) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
@@ -245,12 +247,14 @@ private:
 
 CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z), plan_(std::make_unique<Plan>()) {
   schedule(z, *plan_);
-  Jit::ModuleBuilder built = jit.newModule("zprogram");
+  static std::atomic<int> programs{0};
+  std::string prefix = "tpc_z" + std::to_string(programs++);
+  Jit::ModuleBuilder built = jit.newModule(prefix);
   std::vector<std::string> names(plan_->passes.size());
   {
     PassEmitter emitter(z, *plan_, *built.module);
     for (size_t p = 0; p < plan_->passes.size(); ++p)
-      if (!plan_->passes[p].instrs.empty() || !plan_->passes[p].means.empty()) names[p] = emitter.emit(p);
+      if (!plan_->passes[p].instrs.empty() || !plan_->passes[p].means.empty()) names[p] = emitter.emit(p, prefix);
   }
   jit.add(std::move(built));
   for (size_t p = 0; p < names.size(); ++p)

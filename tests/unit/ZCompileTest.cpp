@@ -1,0 +1,58 @@
+// The JIT backend of Z-programs computes the interpreter's numbers, bit for bit, on every example.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "compiler/driver/Analysis.h"
+#include "compiler/driver/Pipeline.h"
+#include "compiler/ir/Parametrization.h"
+#include "compiler/passes/ZProgram.h"
+#include "jit/ZCompile.h"
+#include "runtime/Dataset.h"
+#include "runtime/ZEval.h"
+#include "TestUtil.h"
+
+namespace tp {
+namespace {
+
+TEST(ZCompile, EqualsTheInterpreterOnEveryExampleAndEvaluator) {
+  // Both backends do the same IEEE operations in the same order (means in chunks of
+  // kMeanChunk, no reassociation, no fused multiply-add, the same activation functions),
+  // so the results are equal, not merely close. 6000 particles: two chunks, the second
+  // partial. Quadrature (order 6) where the program has no n×n matrix, exact where linear.
+  jit::Jit session;
+  int programs = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(test::sourcePath("programs"))) {
+    if (entry.path().extension() != ".tp") continue;
+    std::string name = entry.path().stem().string();
+    ir::Program typed = test::typedProgram("programs/" + name + ".tp");
+    ir::Parametrization pz = ir::resolveParametrization(typed, "mup", std::nullopt);
+    if (driver::classifyProgram(typed, pz).regime != "feature_learning") continue;
+    Dataset data = readDataset(test::sourcePath("programs/data/" + name + ".json"), typed.inputs);
+    driver::PipelineOptions po;
+    po.schedule = {2, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
+    ir::Program netsor = driver::runUntil(typed, "netsor", po);
+    passes::ZProgram z = passes::deriveZProgram(netsor, pz);
+    jit::CompiledZProgram compiled(z, session);
+    std::vector<Particles> rules = {monteCarloParticles(z, 6000, 3)};
+    bool fields = false;
+    for (const passes::ZBase& b : z.bases) fields = fields || b.field;
+    if (!fields) rules.push_back(quadratureParticles(z, 6, size_t(1) << 20));
+    int degree = passes::meanDegree(z);
+    if (degree >= 0 && degree <= 3) rules.push_back(exactParticles(z));
+    for (const Particles& particles : rules) {
+      auto expected = runZProgram(z, particles, data);
+      for (int threads : {1, 2}) {
+        auto got = compiled.run(particles, data, threads);
+        ASSERT_EQ(got.size(), expected.size()) << name;
+        for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << name << " result " << i;
+      }
+    }
+    EXPECT_GT(compiled.passes(), 1u) << name;
+    ++programs;
+  }
+  EXPECT_GE(programs, 14);
+}
+
+}  // namespace
+}  // namespace tp
