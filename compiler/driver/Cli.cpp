@@ -18,8 +18,8 @@
 #include "compiler/ir/Parametrization.h"
 #include "compiler/ir/Printer.h"
 #include "compiler/passes/ZProgram.h"
-#include "jit/Jit.h"
-#include "jit/ZCompile.h"
+#include "compiler/codegen/Jit.h"
+#include "compiler/codegen/ZCompile.h"
 #include "frontend/Parser.h"
 #include "runtime/Dataset.h"
 #include "runtime/KernelLimit.h"
@@ -514,11 +514,11 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   }
   // The backend: the Z-program compiled by LLVM (the default), or the reference interpreter.
   auto jitStart = std::chrono::steady_clock::now();
-  std::unique_ptr<jit::Jit> session;
-  std::unique_ptr<jit::CompiledZProgram> compiled;
+  std::unique_ptr<codegen::Jit> session;
+  std::unique_ptr<codegen::CompiledZProgram> compiled;
   if (o.backend == "jit") {
-    session = std::make_unique<jit::Jit>();
-    compiled = std::make_unique<jit::CompiledZProgram>(z, *session);
+    session = std::make_unique<codegen::Jit>();
+    compiled = std::make_unique<codegen::CompiledZProgram>(z, *session);
     fo.runner = [&](const Particles& particles, const Dataset& data) {
       return compiled->run(particles, data, o.threads);
     };

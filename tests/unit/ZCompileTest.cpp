@@ -7,7 +7,7 @@
 #include "compiler/driver/Pipeline.h"
 #include "compiler/ir/Parametrization.h"
 #include "compiler/passes/ZProgram.h"
-#include "jit/ZCompile.h"
+#include "compiler/codegen/ZCompile.h"
 #include "runtime/Dataset.h"
 #include "runtime/ZEval.h"
 #include "TestUtil.h"
@@ -20,7 +20,7 @@ TEST(ZCompile, EqualsTheInterpreterOnEveryExampleAndEvaluator) {
   // kMeanChunk, no reassociation, no fused multiply-add, the same activation functions),
   // so the results are equal, not merely close. 6000 particles: two chunks, the second
   // partial. Quadrature (order 6) where the program has no n×n matrix, exact where linear.
-  jit::Jit session;
+  codegen::Jit session;
   int programs = 0;
   for (const auto& entry : std::filesystem::directory_iterator(test::sourcePath("programs"))) {
     if (entry.path().extension() != ".tp") continue;
@@ -33,7 +33,7 @@ TEST(ZCompile, EqualsTheInterpreterOnEveryExampleAndEvaluator) {
     po.schedule = {2, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
     ir::Program netsor = driver::runUntil(typed, "netsor", po);
     passes::ZProgram z = passes::deriveZProgram(netsor, pz);
-    jit::CompiledZProgram compiled(z, session);
+    codegen::CompiledZProgram compiled(z, session);
     std::vector<Particles> rules = {monteCarloParticles(z, 6000, 3)};
     bool fields = false;
     for (const passes::ZBase& b : z.bases) fields = fields || b.field;

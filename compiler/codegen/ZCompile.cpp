@@ -1,5 +1,5 @@
 // Z-program codegen: passes between means, one fused particle loop per pass, scalars between them.
-#include "jit/ZCompile.h"
+#include "compiler/codegen/ZCompile.h"
 
 #include <algorithm>
 #include <atomic>
@@ -12,7 +12,7 @@
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/ThreadPool.h"
 
-namespace tp::jit {
+namespace tp::codegen {
 
 using passes::ZInstr;
 
@@ -296,4 +296,4 @@ std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particle
   return resultValues(z_, scalar);
 }
 
-}  // namespace tp::jit
+}  // namespace tp::codegen

@@ -6,11 +6,11 @@
 #include <vector>
 
 #include "compiler/passes/ZProgram.h"
-#include "jit/Jit.h"
+#include "compiler/codegen/Jit.h"
 #include "runtime/Dataset.h"
 #include "runtime/ZEval.h"
 
-namespace tp::jit {
+namespace tp::codegen {
 
 /// The particle instructions of a Z-program grouped into *passes*: pass p holds every
 /// particle instruction whose operands are ready after the means of passes < p. One
@@ -40,4 +40,4 @@ private:
   std::unique_ptr<Plan> plan_;
 };
 
-}  // namespace tp::jit
+}  // namespace tp::codegen

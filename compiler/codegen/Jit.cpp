@@ -1,15 +1,17 @@
 // ORC LLJIT session: host target, O2 pipeline, runtime functions registered by address.
-#include "jit/Jit.h"
+#include "compiler/codegen/Jit.h"
 
 #include <cmath>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/AsmParser/Parser.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/SourceMgr.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
@@ -17,7 +19,7 @@
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/Activation.h"
 
-namespace tp::jit {
+namespace tp::codegen {
 
 namespace {
 
@@ -127,10 +129,22 @@ void Jit::add(ModuleBuilder built) {
   }
 }
 
+void Jit::addAssembly(const std::string& text, const std::string& name) {
+  ModuleBuilder built;
+  built.context = std::make_unique<llvm::LLVMContext>();
+  llvm::SMDiagnostic error;
+  built.module = llvm::parseAssemblyString(text, error, *built.context);
+  if (!built.module) throw InternalError(name + ":" + std::to_string(error.getLineNo()) + ": " + error.getMessage().str());
+  built.module->setModuleIdentifier(name);
+  built.module->setDataLayout(state_->jit->getDataLayout());
+  built.module->setTargetTriple(state_->jit->getTargetTriple().str());
+  add(std::move(built));
+}
+
 void* Jit::lookup(const std::string& name) {
   return orFail(state_->jit->lookup(name), ("looking up " + name).c_str()).toPtr<void*>();
 }
 
 const std::string& Jit::lastModuleText() const { return state_->lastText; }
 
-}  // namespace tp::jit
+}  // namespace tp::codegen

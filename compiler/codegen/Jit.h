@@ -9,7 +9,7 @@ class LLVMContext;
 class Module;
 }  // namespace llvm
 
-namespace tp::jit {
+namespace tp::codegen {
 
 /// A JIT session for the host CPU. Modules added are optimised at O2 for the
 /// host (loop vectorisation included) and compiled on lookup. Calls from
@@ -32,6 +32,9 @@ public:
   /// Verifies (InternalError on a malformed module), optimises and adds a module.
   void add(ModuleBuilder built);
 
+  /// Parses a module written in LLVM assembly (InternalError on a syntax error) and adds it.
+  void addAssembly(const std::string& text, const std::string& name);
+
   /// The address of a function of an added module.
   void* lookup(const std::string& name);
 
@@ -52,4 +55,4 @@ struct RuntimeSymbol {
 };
 const RuntimeSymbol* runtimeSymbols(size_t& count);
 
-}  // namespace tp::jit
+}  // namespace tp::codegen
