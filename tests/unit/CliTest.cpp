@@ -224,13 +224,19 @@ TEST(Cli, LimitRefusesWhatItCannotComputeYet) {
                          "--method montecarlo").exitCode, 2);
 }
 
+/// The `limit` section of `tpc limit ARGS --json -` (null, with a test failure, if it exits non-zero).
+nlohmann::json limitReport(const std::string& args) {
+  auto r = test::runTpc("limit " + args + " --json -", false);
+  EXPECT_EQ(r.exitCode, 0) << r.out;
+  return r.exitCode == 0 ? nlohmann::json::parse(r.out)["limit"] : nlohmann::json();
+}
+
 TEST(Cli, FeatureLearningLimitOfAOneHiddenLayerNetwork) {
   // mlp1_tanh under mup: 3 base Gaussians (W1's two columns, W2's row), so auto picks
   // quadrature (24³ nodes here); f_0 → 0 and the output moves from step 1 on.
-  auto r = test::runTpc("limit programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 2 "
-                        "--order 24 --json -", false);
-  ASSERT_EQ(r.exitCode, 0) << r.out;
-  nlohmann::json lim = nlohmann::json::parse(r.out)["limit"];
+  nlohmann::json lim = limitReport("programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 2 "
+                                    "--order 24");
+  ASSERT_FALSE(lim.is_null());
   EXPECT_EQ(lim["method"], "quadrature");
   EXPECT_EQ(lim["base_gaussians"], 3);
   EXPECT_EQ(lim["particles"], 24 * 24 * 24);
@@ -253,10 +259,8 @@ TEST(Cli, FeatureLearningLimitOfAOneHiddenLayerNetwork) {
 TEST(Cli, DeepLinearLimitIsExact) {
   // mlp2_linear under mup: auto picks the exact evaluator (linear nonlinearities); the eval
   // output after one step is −2/3 (DeepLimitTest derives it in closed form).
-  auto r = test::runTpc("limit programs/mlp2_linear.tp --param mup --data programs/data/mlp2_linear.json --steps 1 "
-                        "--json -", false);
-  ASSERT_EQ(r.exitCode, 0) << r.out;
-  nlohmann::json lim = nlohmann::json::parse(r.out)["limit"];
+  nlohmann::json lim = limitReport("programs/mlp2_linear.tp --param mup --data programs/data/mlp2_linear.json --steps 1");
+  ASSERT_FALSE(lim.is_null());
   EXPECT_EQ(lim["method"], "exact");
   EXPECT_FALSE(lim.contains("samples"));
   EXPECT_NEAR(lim["steps"][1]["outputs"]["f"][0].get<double>(), -2.0 / 3, 1e-12);
