@@ -81,19 +81,23 @@ double sigmoid(double x) {
 }
 
 /// Σ_a c_a s^a (1-s)^{n-a} with n = c.size() - 1 and s = σ(x). With
-/// u = e^{-|x|} ≤ 1: for x ≤ 0, s = u/(1+u), 1-s = 1/(1+u), so the sum is
-/// (1+u)^{-n} Σ c_a u^a; for x > 0 the powers of u are mirrored, u^{n-a}.
-/// Both are Horner sums in u ∈ [0, 1], and u → 0 in the tails underflows
-/// gracefully instead of producing inf · 0.
+/// u = e^{-|x|} ≤ 1 and x ≥ 0: s = 1/(1+u), 1-s = u/(1+u), so the sum is
+/// (1+u)^{-n} Σ_a c_a u^{n-a}, a Horner sum in u ∈ [0, 1] (u → 0 in the tails
+/// underflows gracefully instead of producing inf · 0). For x < 0, σ(x) = 1 - σ(-x)
+/// gives σ^(k)(x) = (-1)^{k+1} σ^(k)(-x), and the coefficients have the same
+/// symmetry (c_{n-a} = (-1)^{k+1} c_a), so the mirrored sum is the sign flip.
+/// (1+u)^n is a product of n factors (within n ulp). The JIT emits these very
+/// operations (compiler/codegen/ActivationCodegen.cpp): keep the two in step.
 double sigmoidDerivative(const Coeffs& c, double x) {
   const size_t n = c.size() - 1;
   const double u = std::exp(-std::fabs(x));
   double sum = 0;
-  if (x <= 0)
-    for (size_t a = c.size(); a-- > 0;) sum = sum * u + c[a];
-  else
-    for (size_t a = 0; a < c.size(); ++a) sum = sum * u + c[a];
-  return sum * std::pow(1.0 + u, -static_cast<double>(n));
+  for (size_t a = 0; a < c.size(); ++a) sum = sum * u + c[a];
+  const double p = 1.0 + u;
+  double power = p;
+  for (size_t i = 1; i < n; ++i) power = power * p;
+  double value = sum / power;
+  return x < 0 && n % 2 == 1 ? -value : value;  // n = k + 1: odd n is an even order
 }
 
 double sigmoidOrder(int k, double x) {
@@ -197,6 +201,11 @@ double step(double x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : 0.0); }
 double sign(double x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0)); }
 
 }  // namespace
+
+const std::vector<double>& sigmoidDerivativeCoefficients(int order) {
+  if (order < 1) throw InternalError("sigmoidDerivativeCoefficients: order " + std::to_string(order) + " < 1");
+  return SigmoidPolynomials::instance().coeffs(order);
+}
 
 double evalActivation(ir::Fn f, int order, double x) {
   if (order < 0) throw InternalError("evalActivation: negative derivative order " + std::to_string(order));

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstddef>
+#include <vector>
 
 #include "compiler/ir/IR.h"
 
@@ -20,6 +21,10 @@ namespace tp {
 /// follow their real domains (NaN below 0, ±inf at 0).
 /// A negative order is a caller bug (throws InternalError).
 double evalActivation(ir::Fn f, int order, double x);
+
+/// c_0 .. c_{k+1} with σ^(k)(x) = Σ_a c_a s^a (1-s)^{k+1-a}, s = σ(x), for order k ≥ 1 (the
+/// signed Eulerian numbers): the polynomials the JIT inlines for sigmoid, tanh and softplus.
+const std::vector<double>& sigmoidDerivativeCoefficients(int order);
 
 /// Applies evalActivation(f, order, ·) to n contiguous doubles (out may alias in).
 void applyActivation(ir::Fn f, int order, const double* in, double* out, size_t n);

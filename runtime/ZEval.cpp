@@ -98,6 +98,13 @@ double binary(ZInstr::Kind k, double x, double y) {
 
 }  // namespace
 
+double chunkSum(const double* weights, const double* x, size_t begin, size_t end) {
+  static_assert(kMeanLanes == 4, "the lanes are combined as (0 + 1) + (2 + 3)");
+  double lane[kMeanLanes] = {0, 0, 0, 0};
+  for (size_t k = begin; k < end; ++k) lane[(k - begin) % kMeanLanes] += weights[k] * x[k];
+  return (lane[0] + lane[1]) + (lane[2] + lane[3]);
+}
+
 double scalarInstruction(const ZInstr& ins, const std::vector<double>& scalar, const Dataset& data) {
   auto at = [&](size_t j) { return scalar[static_cast<size_t>(ins.operands[j])]; };
   switch (ins.kind) {
@@ -154,11 +161,8 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
     if (ins.kind == ZInstr::Kind::Mean) {
       const double* x = buffers[static_cast<size_t>(ins.operands[0])].data();
       double total = 0;
-      for (size_t begin = 0; begin < K; begin += kMeanChunk) {  // the canonical order (ZEval.h)
-        double partial = 0;
-        for (size_t k = begin; k < std::min(K, begin + kMeanChunk); ++k) partial += particles.weights[k] * x[k];
-        total += partial;
-      }
+      for (size_t begin = 0; begin < K; begin += kMeanChunk)
+        total += chunkSum(particles.weights.data(), x, begin, std::min(K, begin + kMeanChunk));
       scalar[i] = total;
     } else if (!ins.particle) {
       scalar[i] = scalarInstruction(ins, scalar, data);

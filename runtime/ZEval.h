@@ -33,9 +33,15 @@ Particles exactParticles(const passes::ZProgram& z);
 /// (order^bases particles). Throws UserError when that exceeds `maxParticles`.
 Particles quadratureParticles(const passes::ZProgram& z, int order, size_t maxParticles);
 
-/// A mean over particles is summed in chunks of this many particles, each chunk in order
-/// from 0, the chunk sums in order: the one summation order of every backend and thread count.
+/// A mean over particles is summed in chunks of this many particles; within a chunk, particle
+/// i goes to lane i mod kMeanLanes, each lane summed in order from 0, and the chunk's sum is
+/// (lane 0 + lane 1) + (lane 2 + lane 3); the chunk sums are added in order. That is the one
+/// summation order of every backend and thread count (the JIT's vector loops are 4 wide).
 inline constexpr size_t kMeanChunk = 4096;
+inline constexpr size_t kMeanLanes = 4;
+
+/// Σ weights[k]·x[k] over the particles [begin, end) of one chunk, in the canonical order.
+double chunkSum(const double* weights, const double* x, size_t begin, size_t end);
 
 /// The value of a scalar instruction other than Mean, from the scalars before it.
 double scalarInstruction(const passes::ZInstr& ins, const std::vector<double>& scalar, const Dataset& data);

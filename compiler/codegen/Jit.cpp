@@ -1,7 +1,9 @@
 // ORC LLJIT session: host target, O2 pipeline, runtime functions registered by address.
 #include "compiler/codegen/Jit.h"
 
-#include <cmath>
+#include <math.h>
+
+#include <map>
 #include <mutex>
 
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -16,26 +18,37 @@
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 
+#include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
-#include "runtime/Activation.h"
 
 namespace tp::codegen {
 
 namespace {
 
-double activationEntry(int32_t fn, int32_t order, double x) {
-  return evalActivation(static_cast<ir::Fn>(fn), order, x);
+/// The C library functions generated code calls (libmFunctions), by address: the very
+/// functions the interpreter's std:: calls reach.
+std::vector<RuntimeSymbol> runtimeTable() {
+  using Unary = double (*)(double);
+  using Binary = double (*)(double, double);
+  const std::map<std::string, void*> known = {
+      {"tanh", reinterpret_cast<void*>(static_cast<Unary>(::tanh))},
+      {"exp", reinterpret_cast<void*>(static_cast<Unary>(::exp))},
+      {"log", reinterpret_cast<void*>(static_cast<Unary>(::log))},
+      {"log1p", reinterpret_cast<void*>(static_cast<Unary>(::log1p))},
+      {"erf", reinterpret_cast<void*>(static_cast<Unary>(::erf))},
+      {"erfc", reinterpret_cast<void*>(static_cast<Unary>(::erfc))},
+      {"sin", reinterpret_cast<void*>(static_cast<Unary>(::sin))},
+      {"cos", reinterpret_cast<void*>(static_cast<Unary>(::cos))},
+      {"pow", reinterpret_cast<void*>(static_cast<Binary>(::pow))},
+  };
+  std::vector<RuntimeSymbol> table;
+  for (const char* name : libmFunctions()) {
+    auto entry = known.find(name);
+    if (entry == known.end()) throw InternalError(std::string("the JIT has no address for ") + name);
+    table.push_back({name, entry->second});
+  }
+  return table;
 }
-double tanhEntry(double x) { return std::tanh(x); }
-double expEntry(double x) { return std::exp(x); }
-double logEntry(double x) { return std::log(x); }
-
-const RuntimeSymbol kRuntime[] = {
-    {"tpc_activation", reinterpret_cast<void*>(&activationEntry)},
-    {"tanh", reinterpret_cast<void*>(&tanhEntry)},
-    {"exp", reinterpret_cast<void*>(&expEntry)},
-    {"log", reinterpret_cast<void*>(&logEntry)},
-};
 
 template <typename T>
 T orFail(llvm::Expected<T> value, const char* what) {
@@ -58,9 +71,9 @@ void initialiseTarget() {
 
 }  // namespace
 
-const RuntimeSymbol* runtimeSymbols(size_t& count) {
-  count = sizeof kRuntime / sizeof kRuntime[0];
-  return kRuntime;
+const std::vector<RuntimeSymbol>& runtimeSymbols() {
+  static const std::vector<RuntimeSymbol> table = runtimeTable();
+  return table;
 }
 
 struct Jit::State {
@@ -76,11 +89,9 @@ Jit::Jit() : state_(std::make_unique<State>()) {
   state_->machine = orFail(builder.createTargetMachine(), "creating the JIT's target machine");
   state_->jit = orFail(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(), "creating the JIT");
   llvm::orc::SymbolMap symbols;
-  size_t count = 0;
-  const RuntimeSymbol* table = runtimeSymbols(count);
-  for (size_t i = 0; i < count; ++i)
-    symbols[state_->jit->mangleAndIntern(table[i].name)] = {
-        llvm::orc::ExecutorAddr::fromPtr(table[i].address),
+  for (const RuntimeSymbol& symbol : runtimeSymbols())
+    symbols[state_->jit->mangleAndIntern(symbol.name)] = {
+        llvm::orc::ExecutorAddr::fromPtr(symbol.address),
         llvm::JITSymbolFlags::Exported | llvm::JITSymbolFlags::Callable};
   if (auto err = state_->jit->getMainJITDylib().define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
     std::string message;

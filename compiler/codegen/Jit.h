@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace llvm {
 class LLVMContext;
@@ -46,13 +47,12 @@ private:
   std::unique_ptr<State> state_;
 };
 
-/// Runtime functions generated code may call, with their C signatures:
-///   double tpc_activation(int32 fn, int32 order, double x)   — evalActivation
-///   double tanh(double), exp(double), log(double)           — libm
+/// The functions generated code may call: the C library's (libmFunctions in
+/// ActivationCodegen.h), each `double f(double)` but pow `double pow(double, double)`.
 struct RuntimeSymbol {
   const char* name;
   void* address;
 };
-const RuntimeSymbol* runtimeSymbols(size_t& count);
+const std::vector<RuntimeSymbol>& runtimeSymbols();
 
 }  // namespace tp::codegen

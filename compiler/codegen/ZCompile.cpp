@@ -9,6 +9,7 @@
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
 
+#include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/ThreadPool.h"
 
@@ -94,7 +95,9 @@ void schedule(const passes::ZProgram& z, CompiledZProgram::Plan& plan) {
   }
 }
 
-/// Emits the function of pass `p`: a loop over particles [begin, end).
+/// Emits the function of pass `p`: a loop over particles [begin, end), kMeanLanes at a time
+/// in vector registers. Loads and stores are masked to the particles below `end`, so any
+/// count works without padding; a mean's lane accumulators take only the particles in range.
 class PassEmitter {
 public:
   PassEmitter(const passes::ZProgram& z, const CompiledZProgram::Plan& plan, llvm::Module& module)
@@ -102,6 +105,7 @@ public:
     f64_ = llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::getUnqual(ctx_);
+    vec_ = llvm::FixedVectorType::get(f64_, kLanes);
   }
 
   /// `prefix` keeps the names of several programs in one JIT session apart.
@@ -111,13 +115,14 @@ public:
     auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
     for (unsigned a = 0; a < 5; ++a) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
+    fn_->addFnAttr(llvm::Attribute::NoUnwind);
     llvm::Value *scalars = fn_->getArg(0), *buffers = fn_->getArg(1), *bases = fn_->getArg(2),
                 *weights = fn_->getArg(3), *sums = fn_->getArg(4), *begin = fn_->getArg(5), *end = fn_->getArg(6);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
     auto* loop = llvm::BasicBlock::Create(ctx_, "loop", fn_);
     auto* exit = llvm::BasicBlock::Create(ctx_, "exit", fn_);
 
-    // Entry: every scalar operand, buffer and base pointer of the pass, loaded once.
+    // Entry: every scalar operand (broadcast), buffer and base pointer of the pass, loaded once.
     ir_.SetInsertPoint(entry);
     scalar_.clear();
     rows_.clear();
@@ -125,6 +130,10 @@ public:
       for (int o : z_.instrs[static_cast<size_t>(i)].operands) hoist(o, scalars, buffers, bases);
     for (int m : pass.means) hoist(z_.instrs[static_cast<size_t>(m)].operands[0], scalars, buffers, bases);
     for (int i : pass.instrs) hoist(i, scalars, buffers, bases);  // the rows this pass stores into
+    llvm::Value* lastLane = ir_.CreateVectorSplat(kLanes, end);
+    std::vector<llvm::Constant*> offsets;
+    for (unsigned l = 0; l < kLanes; ++l) offsets.push_back(llvm::ConstantInt::get(i64_, l));
+    llvm::Value* laneOffsets = llvm::ConstantVector::get(offsets);
     ir_.CreateCondBr(ir_.CreateICmpSLT(begin, end), loop, exit);
 
     // Loop body: the pass's instructions in program order, in registers.
@@ -133,48 +142,56 @@ public:
     k->addIncoming(begin, entry);
     std::vector<llvm::PHINode*> partial;
     for (size_t j = 0; j < pass.means.size(); ++j) {
-      partial.push_back(ir_.CreatePHI(f64_, 2));
-      partial.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), entry);
+      partial.push_back(ir_.CreatePHI(vec_, 2));
+      partial.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
     }
+    mask_ = ir_.CreateICmpSLT(ir_.CreateAdd(ir_.CreateVectorSplat(kLanes, k), laneOffsets), lastLane);
     value_.clear();
     for (int i : pass.instrs) {
       llvm::Value* v = instruction(z_.instrs[static_cast<size_t>(i)], k);
       value_[i] = v;
       int b = plan_.buffer[static_cast<size_t>(i)];
-      if (b >= 0) ir_.CreateStore(v, ir_.CreateInBoundsGEP(f64_, rows_.at(-1 - b), k));
+      if (b >= 0) ir_.CreateMaskedStore(v, ir_.CreateInBoundsGEP(f64_, rows_.at(-1 - b), k), llvm::Align(8), mask_);
     }
-    llvm::Value* w = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, weights, k));
+    llvm::Value* w = load(weights, k);
     std::vector<llvm::Value*> next;
     for (size_t j = 0; j < pass.means.size(); ++j) {
       llvm::Value* x = operand(z_.instrs[static_cast<size_t>(pass.means[j])].operands[0], k);
-      next.push_back(ir_.CreateFAdd(partial[j], ir_.CreateFMul(w, x)));
+      next.push_back(ir_.CreateSelect(mask_, ir_.CreateFAdd(partial[j], ir_.CreateFMul(w, x)), partial[j]));
       partial[j]->addIncoming(next.back(), loop);
     }
-    llvm::Value* k1 = ir_.CreateAdd(k, llvm::ConstantInt::get(i64_, 1));
+    llvm::Value* k1 = ir_.CreateAdd(k, llvm::ConstantInt::get(i64_, kLanes));
     k->addIncoming(k1, loop);
     ir_.CreateCondBr(ir_.CreateICmpSLT(k1, end), loop, exit);
 
-    // Exit: the partial sums of this range.
+    // Exit: each mean's lanes combined as (0 + 1) + (2 + 3), the canonical order (chunkSum).
     ir_.SetInsertPoint(exit);
-    std::vector<llvm::PHINode*> totals;
+    std::vector<llvm::PHINode*> lanesOf;
     for (size_t j = 0; j < pass.means.size(); ++j) {
-      totals.push_back(ir_.CreatePHI(f64_, 2));
-      totals.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), entry);
-      totals.back()->addIncoming(next[j], loop);
+      lanesOf.push_back(ir_.CreatePHI(vec_, 2));
+      lanesOf.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
+      lanesOf.back()->addIncoming(next[j], loop);
     }
-    for (size_t j = 0; j < totals.size(); ++j)
-      ir_.CreateStore(totals[j], ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(j)));
+    for (size_t j = 0; j < pass.means.size(); ++j) {
+      llvm::Value* lanes = lanesOf[j];
+      llvm::Value* total = ir_.CreateFAdd(ir_.CreateFAdd(ir_.CreateExtractElement(lanes, uint64_t(0)), ir_.CreateExtractElement(lanes, 1)),
+                                          ir_.CreateFAdd(ir_.CreateExtractElement(lanes, 2), ir_.CreateExtractElement(lanes, 3)));
+      ir_.CreateStore(total, ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(j)));
+    }
     ir_.CreateRetVoid();
     return name;
   }
 
 private:
-  /// Loads, in the entry block, what operand `o` needs: a scalar's value, or the row
-  /// (pointer) of a stored particle value (key −1 − buffer) or of a base Gaussian (key index).
+  static constexpr unsigned kLanes = kMeanLanes;
+
+  /// Loads, in the entry block, what operand `o` needs: a scalar's value (broadcast), or the
+  /// row (pointer) of a stored particle value (key −1 − buffer) or of a base Gaussian (key index).
   void hoist(int o, llvm::Value* scalars, llvm::Value* buffers, llvm::Value* bases) {
     const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
     if (!ins.particle) {
-      if (!scalar_.count(o)) scalar_[o] = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, ir_.getInt64(o)));
+      if (!scalar_.count(o))
+        scalar_[o] = ir_.CreateVectorSplat(kLanes, ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, ir_.getInt64(o))));
     } else if (isBase(ins)) {
       if (!rows_.count(ins.index))
         rows_[ins.index] = ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, bases, ir_.getInt64(ins.index)));
@@ -185,48 +202,34 @@ private:
     }
   }
 
-  /// Operand `o` at particle k: a register of this pass, a load from its row, or the scalar.
+  /// The lanes of `row` from particle k on (0 past the end).
+  llvm::Value* load(llvm::Value* row, llvm::Value* k) {
+    return ir_.CreateMaskedLoad(vec_, ir_.CreateInBoundsGEP(f64_, row, k), llvm::Align(8), mask_,
+                                llvm::ConstantFP::get(vec_, 0.0));
+  }
+
+  /// Operand `o` at particles k..k+3: a register of this pass, a load from its row, or the scalar.
   llvm::Value* operand(int o, llvm::Value* k) {
     const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
     if (!ins.particle) return scalar_.at(o);
     auto v = value_.find(o);
     if (v != value_.end()) return v->second;
     llvm::Value* row = isBase(ins) ? rows_.at(ins.index) : rows_.at(-1 - plan_.buffer[static_cast<size_t>(o)]);
-    llvm::Value* loaded = ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, row, k));
+    llvm::Value* loaded = load(row, k);
     value_[o] = loaded;
     return loaded;
   }
 
-  llvm::Value* call(const char* name, std::vector<llvm::Value*> args) {
-    std::vector<llvm::Type*> types;
-    for (llvm::Value* a : args) types.push_back(a->getType());
-    auto callee = module_.getOrInsertFunction(name, llvm::FunctionType::get(f64_, types, false));
-    return ir_.CreateCall(callee, args);
-  }
-
   llvm::Value* instruction(const ZInstr& ins, llvm::Value* k) {
     auto arg = [&](size_t j) { return operand(ins.operands[j], k); };
-    llvm::Value* zero = llvm::ConstantFP::get(f64_, 0.0);
-    llvm::Value* one = llvm::ConstantFP::get(f64_, 1.0);
     switch (ins.kind) {
       case ZInstr::Kind::Add: return ir_.CreateFAdd(arg(0), arg(1));
       case ZInstr::Kind::Sub: return ir_.CreateFSub(arg(0), arg(1));
       case ZInstr::Kind::Mul: return ir_.CreateFMul(arg(0), arg(1));
       case ZInstr::Kind::Div: return ir_.CreateFDiv(arg(0), arg(1));
       case ZInstr::Kind::Neg: return ir_.CreateFNeg(arg(0));
-      case ZInstr::Kind::Pow: return call("pow", {arg(0), llvm::ConstantFP::get(f64_, ins.value)});
-      case ZInstr::Kind::Apply: {
-        llvm::Value* x = arg(0);
-        // Inline: id and relu with their derivatives, exactly as evalActivation computes them.
-        if (ins.fn == ir::Fn::Id) return ins.order == 0 ? x : ins.order == 1 ? one : zero;
-        if (ins.fn == ir::Fn::Relu) {
-          if (ins.order == 0) return ir_.CreateSelect(ir_.CreateFCmpOLT(x, zero), zero, x);  // std::max(x, 0.0)
-          if (ins.order == 1)  // step: NaN stays NaN, else x > 0
-            return ir_.CreateSelect(ir_.CreateFCmpUNO(x, x), x, ir_.CreateSelect(ir_.CreateFCmpOGT(x, zero), one, zero));
-          return zero;
-        }
-        return call("tpc_activation", {ir_.getInt32(static_cast<uint32_t>(ins.fn)), ir_.getInt32(static_cast<uint32_t>(ins.order)), x});
-      }
+      case ZInstr::Kind::Pow: return emitLibmCall(ir_, "pow", {arg(0), llvm::ConstantFP::get(f64_, ins.value)});
+      case ZInstr::Kind::Apply: return emitActivation(ir_, ins.fn, ins.order, arg(0));
       default: break;
     }
     throw InternalError("Z-program codegen: not a per-particle computation");
@@ -239,7 +242,9 @@ private:
   llvm::IRBuilder<> ir_;
   llvm::Type *f64_, *i64_;
   llvm::PointerType* ptr_;
+  llvm::FixedVectorType* vec_;
   llvm::Function* fn_ = nullptr;
+  llvm::Value* mask_ = nullptr;  // the lanes below `end`
   std::map<int, llvm::Value*> scalar_, rows_, value_;
 };
 
