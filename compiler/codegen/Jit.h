@@ -12,8 +12,9 @@ class Module;
 
 namespace tp::codegen {
 
-/// A JIT session for the host CPU. Modules added are optimised at O2 for the
-/// host (loop vectorisation included) and compiled on lookup. Calls from
+/// A JIT session for the host CPU. Modules added go through a short IR pipeline
+/// (the generators emit vector code already: kPipeline in Jit.cpp says why) and
+/// are compiled for the host CPU at the default (O2) code generation level on lookup. Calls from
 /// generated code to the runtime go to the functions of `runtimeSymbols()`,
 /// registered by address — the only table of them.
 class Jit {

@@ -546,6 +546,13 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
                             {"base_gaussians", z.bases.size()},
                             {"particles", r.particles},
                             {"steps", stepsJson(r.steps)}};
+    size_t particleInstructions = 0;
+    for (const passes::ZInstr& ins : z.instrs) particleInstructions += ins.particle ? 1 : 0;
+    limit["z_program"] = {{"instructions", z.instrs.size()}, {"particle_instructions", particleInstructions}};
+    if (compiled) {
+      limit["z_program"]["passes"] = compiled->passes();
+      limit["z_program"]["stored_values"] = compiled->buffers();
+    }
     if (r.method == "quadrature") {
       limit["quadrature_order"] = r.order;
       limit["quadrature_error"] = number(r.quadratureError);
