@@ -3,6 +3,7 @@
 
 #include <math.h>
 
+#include <cstdio>
 #include <map>
 #include <mutex>
 
@@ -10,6 +11,8 @@
 #include <llvm/AsmParser/Parser.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
 #include <llvm/IR/LLVMContext.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/MC/TargetRegistry.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/Verifier.h>
 #include <llvm/Passes/PassBuilder.h>
@@ -93,7 +96,6 @@ const std::vector<RuntimeSymbol>& runtimeSymbols() {
 struct Jit::State {
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> machine;
-  std::string lastText;
 };
 
 Jit::Jit() : state_(std::make_unique<State>()) {
@@ -126,10 +128,10 @@ Jit::ModuleBuilder Jit::newModule(const std::string& name) const {
   return b;
 }
 
-void Jit::add(ModuleBuilder built) {
+void Jit::optimise(llvm::Module& module) const {
   std::string problems;
   llvm::raw_string_ostream os(problems);
-  if (llvm::verifyModule(*built.module, &os))
+  if (llvm::verifyModule(module, &os))
     throw InternalError("the JIT generated a malformed module: " + problems.substr(0, 2000));
   llvm::LoopAnalysisManager lam;
   llvm::FunctionAnalysisManager fam;
@@ -142,11 +144,13 @@ void Jit::add(ModuleBuilder built) {
   passes.registerLoopAnalyses(lam);
   passes.crossRegisterProxies(lam, fam, cgam, mam);
   llvm::ModulePassManager pipeline;
-  if (auto err = passes.parsePassPipeline(pipeline, kPipeline)) throw InternalError("the JIT's pass pipeline: " + llvm::toString(std::move(err)));
-  pipeline.run(*built.module, mam);
-  state_->lastText.clear();
-  llvm::raw_string_ostream text(state_->lastText);
-  built.module->print(text, nullptr);
+  if (auto err = passes.parsePassPipeline(pipeline, kPipeline))
+    throw InternalError("the JIT's pass pipeline: " + llvm::toString(std::move(err)));
+  pipeline.run(module, mam);
+}
+
+void Jit::add(ModuleBuilder built) {
+  optimise(*built.module);
   if (auto err = state_->jit->addIRModule(
           llvm::orc::ThreadSafeModule(std::move(built.module), std::move(built.context)))) {
     std::string message;
@@ -154,6 +158,43 @@ void Jit::add(ModuleBuilder built) {
     es << err;
     throw InternalError("adding a module to the JIT: " + message);
   }
+}
+
+std::string Jit::writeModule(ModuleBuilder built, const std::string& path) const {
+  optimise(*built.module);
+  // Written next to `path` and renamed into place: no partial file on failure.
+  const std::string partial = path + ".partial";
+  std::error_code failed;
+  llvm::raw_fd_ostream out(partial, failed);
+  if (failed) return "cannot write " + path + ": " + failed.message();
+  if (path.size() >= 3 && path.compare(path.size() - 3, 3, ".ll") == 0) {
+    built.module->print(out, nullptr);
+  } else {
+    // Position-independent, for the host CPU: linkable into the programs of this machine.
+    std::string error;
+    const std::string triple = built.module->getTargetTriple();
+    const llvm::Target* target = llvm::TargetRegistry::lookupTarget(triple, error);
+    if (!target) throw InternalError("no LLVM target for " + triple + ": " + error);
+    std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+        triple, state_->machine->getTargetCPU(), state_->machine->getTargetFeatureString(), llvm::TargetOptions(),
+        llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Default));
+    built.module->setDataLayout(machine->createDataLayout());
+    llvm::legacy::PassManager emit;
+    if (machine->addPassesToEmitFile(emit, out, nullptr, llvm::CodeGenFileType::ObjectFile))
+      throw InternalError("LLVM cannot emit an object file for " + triple);
+    emit.run(*built.module);
+  }
+  out.close();
+  if (out.has_error()) {
+    std::string why = out.error().message();
+    std::remove(partial.c_str());
+    return "cannot write " + path + ": " + why;
+  }
+  if (std::rename(partial.c_str(), path.c_str()) != 0) {
+    std::remove(partial.c_str());
+    return "cannot write " + path;
+  }
+  return "";
 }
 
 void Jit::addAssembly(const std::string& text, const std::string& name) {
@@ -172,6 +213,5 @@ void* Jit::lookup(const std::string& name) {
   return orFail(state_->jit->lookup(name), ("looking up " + name).c_str()).toPtr<void*>();
 }
 
-const std::string& Jit::lastModuleText() const { return state_->lastText; }
 
 }  // namespace tp::codegen

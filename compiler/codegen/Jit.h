@@ -34,16 +34,19 @@ public:
   /// Verifies (InternalError on a malformed module), optimises and adds a module.
   void add(ModuleBuilder built);
 
+  /// Verifies and optimises a module as `add` does, then writes it to `path`: LLVM
+  /// assembly when the name ends in `.ll`, else a position-independent object file for
+  /// the host CPU. Returns "" or the reason the file could not be written.
+  std::string writeModule(ModuleBuilder built, const std::string& path) const;
+
   /// Parses a module written in LLVM assembly (InternalError on a syntax error) and adds it.
   void addAssembly(const std::string& text, const std::string& name);
 
   /// The address of a function of an added module.
   void* lookup(const std::string& name);
 
-  /// The module's text after optimisation of the last `add` (for `tpc compile` and debugging).
-  const std::string& lastModuleText() const;
-
 private:
+  void optimise(llvm::Module& module) const;  // verify, then kPipeline
   struct State;
   std::unique_ptr<State> state_;
 };

@@ -248,6 +248,165 @@ private:
   std::map<int, llvm::Value*> scalar_, rows_, value_;
 };
 
+/// The pass functions of a planned program into `module` (names by pass; "" for an empty pass).
+std::vector<std::string> emitPasses(const passes::ZProgram& z, const CompiledZProgram::Plan& plan,
+                                    llvm::Module& module, const std::string& prefix) {
+  std::vector<std::string> names(plan.passes.size());
+  PassEmitter emitter(z, plan, module);
+  for (size_t p = 0; p < plan.passes.size(); ++p)
+    if (!plan.passes[p].instrs.empty() || !plan.passes[p].means.empty()) names[p] = emitter.emit(p, prefix);
+  return names;
+}
+
+/// The driver of a standalone module: `int tpc_limit(bases, weights, count, results)` runs
+/// every pass over the particles in chunks, the scalar instructions between passes (as
+/// scalarInstruction, the data's values as constants) and writes the result coordinates.
+class DriverEmitter {
+public:
+  DriverEmitter(const passes::ZProgram& z, const CompiledZProgram::Plan& plan, const Dataset& data,
+                llvm::Module& module)
+      : z_(z), plan_(plan), data_(data), module_(module), ctx_(module.getContext()), ir_(ctx_) {
+    f64_ = ir_.getDoubleTy();
+    i64_ = ir_.getInt64Ty();
+    ptr_ = llvm::PointerType::getUnqual(ctx_);
+  }
+
+  void emit(const std::vector<std::string>& passNames) {
+    auto* type = llvm::FunctionType::get(ir_.getInt32Ty(), {ptr_, ptr_, i64_, ptr_}, false);
+    fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "tpc_limit", module_);
+    llvm::Value *bases = fn_->getArg(0), *weights = fn_->getArg(1), *count = fn_->getArg(2), *results = fn_->getArg(3);
+    ir_.SetInsertPoint(llvm::BasicBlock::Create(ctx_, "entry", fn_));
+    llvm::FunctionCallee malloc = module_.getOrInsertFunction("malloc", ptr_, i64_);
+    llvm::FunctionCallee free = module_.getOrInsertFunction("free", ir_.getVoidTy(), ptr_);
+
+    // Storage: the scalars, one row of `count` doubles per stored value, the sums of a chunk.
+    size_t means = 1;
+    for (const auto& pass : plan_.passes) means = std::max(means, pass.means.size());
+    llvm::Value* rowBytes = ir_.CreateAdd(ir_.CreateMul(count, ir_.getInt64(8)), ir_.getInt64(8));
+    std::vector<llvm::Value*> blocks = {ir_.CreateCall(malloc, {ir_.getInt64(8 * (z_.instrs.size() + 1))}),
+                                        ir_.CreateCall(malloc, {ir_.getInt64(8 * (plan_.bufferCount + 1))}),
+                                        ir_.CreateCall(malloc, {ir_.getInt64(8 * means)})};
+    scalars_ = blocks[0];
+    llvm::Value *rows = blocks[1], *sums = blocks[2];
+    std::vector<llvm::Value*> rowPointers;
+    for (size_t b = 0; b < plan_.bufferCount; ++b) rowPointers.push_back(ir_.CreateCall(malloc, {rowBytes}));
+    llvm::Value* failed = ir_.getFalse();
+    for (llvm::Value* b : blocks) failed = ir_.CreateOr(failed, ir_.CreateIsNull(b));
+    for (llvm::Value* r : rowPointers) failed = ir_.CreateOr(failed, ir_.CreateIsNull(r));
+    auto* run = llvm::BasicBlock::Create(ctx_, "run", fn_);
+    auto* release = llvm::BasicBlock::Create(ctx_, "release", fn_);
+    ir_.CreateCondBr(failed, release, run);
+
+    ir_.SetInsertPoint(run);
+    for (size_t b = 0; b < plan_.bufferCount; ++b)
+      ir_.CreateStore(rowPointers[b], ir_.CreateInBoundsGEP(ptr_, rows, ir_.getInt64(b)));
+    auto* passType = llvm::FunctionType::get(ir_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
+    for (size_t p = 0; p < plan_.passes.size(); ++p) {
+      for (int i : plan_.scalarsAt[p]) store(i, scalar(z_.instrs[static_cast<size_t>(i)]));
+      if (passNames[p].empty()) continue;
+      llvm::Function* pass = module_.getFunction(passNames[p]);
+      chunks(plan_.passes[p].means, count, [&](llvm::Value* begin, llvm::Value* end) {
+        ir_.CreateCall(llvm::FunctionCallee(passType, pass), {scalars_, rows, bases, weights, sums, begin, end});
+      }, sums);
+    }
+    for (const passes::ZResult& r : z_.results)
+      for (int slot : r.slots) {
+        llvm::Value* v = slot == passes::kZeroSlot      ? llvm::ConstantFP::get(f64_, 0.0)
+                         : slot == passes::kDivergentSlot ? llvm::ConstantFP::getInfinity(f64_)
+                                                          : load(slot);
+        ir_.CreateStore(v, ir_.CreateInBoundsGEP(f64_, results, ir_.getInt64(resultCount_++)));
+      }
+    ir_.CreateBr(release);
+
+    // Release every block (free(NULL) is harmless); 1 when an allocation failed.
+    ir_.SetInsertPoint(release);
+    for (llvm::Value* row : rowPointers) ir_.CreateCall(free, {row});
+    for (llvm::Value* b : blocks) ir_.CreateCall(free, {b});
+    ir_.CreateRet(ir_.CreateZExt(failed, ir_.getInt32Ty()));
+  }
+
+  size_t resultCount() const { return resultCount_; }
+
+private:
+  /// Calls `body(begin, end)` on each chunk of kMeanChunk particles in order, adding the
+  /// chunk's sums (written to `sums`) to the totals of `means`, then stores the totals.
+  template <typename Body>
+  void chunks(const std::vector<int>& means, llvm::Value* count, Body body, llvm::Value* sums) {
+    llvm::BasicBlock* before = ir_.GetInsertBlock();
+    auto* loop = llvm::BasicBlock::Create(ctx_, "chunk", fn_);
+    auto* after = llvm::BasicBlock::Create(ctx_, "chunks_done", fn_);
+    ir_.CreateCondBr(ir_.CreateICmpSGT(count, ir_.getInt64(0)), loop, after);
+    ir_.SetInsertPoint(loop);
+    llvm::PHINode* begin = ir_.CreatePHI(i64_, 2);
+    begin->addIncoming(ir_.getInt64(0), before);
+    std::vector<llvm::PHINode*> totals;
+    for (size_t j = 0; j < means.size(); ++j) {
+      totals.push_back(ir_.CreatePHI(f64_, 2));
+      totals.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), before);
+    }
+    llvm::Value* next = ir_.CreateAdd(begin, ir_.getInt64(static_cast<int64_t>(kMeanChunk)));
+    llvm::Value* end = ir_.CreateSelect(ir_.CreateICmpSLT(next, count), next, count);
+    body(begin, end);
+    std::vector<llvm::Value*> added;
+    for (size_t j = 0; j < means.size(); ++j) {
+      added.push_back(ir_.CreateFAdd(totals[j], ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(j)))));
+      totals[j]->addIncoming(added.back(), loop);
+    }
+    begin->addIncoming(next, loop);
+    ir_.CreateCondBr(ir_.CreateICmpSLT(next, count), loop, after);
+    ir_.SetInsertPoint(after);
+    std::vector<llvm::PHINode*> final;
+    for (size_t j = 0; j < means.size(); ++j) {  // the phis first: they head the block
+      final.push_back(ir_.CreatePHI(f64_, 2));
+      final.back()->addIncoming(llvm::ConstantFP::get(f64_, 0.0), before);
+      final.back()->addIncoming(added[j], loop);
+    }
+    for (size_t j = 0; j < means.size(); ++j) store(means[j], final[j]);
+  }
+
+  llvm::Value* load(int i) { return ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars_, ir_.getInt64(i))); }
+  void store(int i, llvm::Value* v) { ir_.CreateStore(v, ir_.CreateInBoundsGEP(f64_, scalars_, ir_.getInt64(i))); }
+
+  /// scalarInstruction, in IR.
+  llvm::Value* scalar(const ZInstr& ins) {
+    auto at = [&](size_t j) { return load(ins.operands[j]); };
+    auto constant = [&](double v) { return llvm::ConstantFP::get(f64_, v); };
+    switch (ins.kind) {
+      case ZInstr::Kind::Const: return constant(ins.value);
+      case ZInstr::Kind::Input: {
+        const DataSplit& split = ins.split == ir::Split::Eval ? data_.eval : data_.train;
+        return constant(split.value(ins.name, static_cast<size_t>(ins.example))[static_cast<size_t>(ins.index)]);
+      }
+      case ZInstr::Kind::Neg: return ir_.CreateFNeg(at(0));
+      case ZInstr::Kind::Pow: return emitLibmCall(ir_, "pow", {at(0), constant(ins.value)});
+      case ZInstr::Kind::Pivot: {
+        llvm::Value* x = at(0);
+        return ir_.CreateSelect(ir_.CreateFCmpOGT(x, ir_.CreateFMul(constant(passes::kPivotTolerance), at(1))),
+                                emitLibmCall(ir_, "pow", {x, constant(ins.value)}), constant(0.0));
+      }
+      case ZInstr::Kind::Apply: return emitActivation(ir_, ins.fn, ins.order, at(0));
+      case ZInstr::Kind::Add: return ir_.CreateFAdd(at(0), at(1));
+      case ZInstr::Kind::Sub: return ir_.CreateFSub(at(0), at(1));
+      case ZInstr::Kind::Mul: return ir_.CreateFMul(at(0), at(1));
+      case ZInstr::Kind::Div: return ir_.CreateFDiv(at(0), at(1));
+      default: break;
+    }
+    throw InternalError("Z-program codegen: not a scalar instruction");
+  }
+
+  const passes::ZProgram& z_;
+  const CompiledZProgram::Plan& plan_;
+  const Dataset& data_;
+  llvm::Module& module_;
+  llvm::LLVMContext& ctx_;
+  llvm::IRBuilder<> ir_;
+  llvm::Type *f64_, *i64_;
+  llvm::PointerType* ptr_;
+  llvm::Function* fn_ = nullptr;
+  llvm::Value* scalars_ = nullptr;
+  size_t resultCount_ = 0;
+};
+
 }  // namespace
 
 CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z), plan_(std::make_unique<Plan>()) {
@@ -255,15 +414,79 @@ CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z),
   static std::atomic<int> programs{0};
   std::string prefix = "tpc_z" + std::to_string(programs++);
   Jit::ModuleBuilder built = jit.newModule(prefix);
-  std::vector<std::string> names(plan_->passes.size());
-  {
-    PassEmitter emitter(z, *plan_, *built.module);
-    for (size_t p = 0; p < plan_->passes.size(); ++p)
-      if (!plan_->passes[p].instrs.empty() || !plan_->passes[p].means.empty()) names[p] = emitter.emit(p, prefix);
-  }
+  std::vector<std::string> names = emitPasses(z, *plan_, *built.module, prefix);
   jit.add(std::move(built));
   for (size_t p = 0; p < names.size(); ++p)
     if (!names[p].empty()) plan_->passes[p].fn = reinterpret_cast<PassFn>(jit.lookup(names[p]));
+}
+
+namespace {
+
+Jit::ModuleBuilder standaloneModule(const passes::ZProgram& z, const Dataset& data,
+                                    const std::vector<std::string>& resultNames, const Jit& jit) {
+  CompiledZProgram::Plan plan;
+  schedule(z, plan);
+  Jit::ModuleBuilder built = jit.newModule("tpc_limit");
+  llvm::Module& module = *built.module;
+  std::vector<std::string> names = emitPasses(z, plan, module, "tpc_limit");
+  for (const std::string& name : names)
+    if (!name.empty()) module.getFunction(name)->setLinkage(llvm::Function::InternalLinkage);
+  DriverEmitter driver(z, plan, data, module);
+  driver.emit(names);
+  if (resultNames.size() != driver.resultCount())
+    throw InternalError("standaloneModule: " + std::to_string(resultNames.size()) + " names for " +
+                        std::to_string(driver.resultCount()) + " result coordinates");
+
+  // The description functions: counts, the variances of the bases, the names of the results.
+  llvm::LLVMContext& ctx = module.getContext();
+  llvm::IRBuilder<> ir(ctx);
+  llvm::Type *i64 = ir.getInt64Ty(), *f64 = ir.getDoubleTy(), *ptr = llvm::PointerType::getUnqual(ctx);
+  auto define = [&](const char* name, llvm::Type* result, std::vector<llvm::Type*> params) {
+    auto* fn = llvm::Function::Create(llvm::FunctionType::get(result, params, false), llvm::Function::ExternalLinkage,
+                                      name, module);
+    ir.SetInsertPoint(llvm::BasicBlock::Create(ctx, "entry", fn));
+    return fn;
+  };
+  auto table = [&](llvm::Type* element, std::vector<llvm::Constant*> values, const char* name) {
+    auto* type = llvm::ArrayType::get(element, values.size());
+    return new llvm::GlobalVariable(module, type, true, llvm::GlobalValue::InternalLinkage,
+                                    llvm::ConstantArray::get(type, values), name);
+  };
+  /// entries[i] for 0 <= i < count, else `outside`.
+  auto lookupIn = [&](llvm::Function* fn, llvm::GlobalVariable* entries, llvm::Type* element, size_t count,
+                      llvm::Constant* outside) {
+    llvm::Value* i = fn->getArg(0);
+    llvm::Value* inside = ir.CreateICmpULT(i, ir.getInt64(count));
+    llvm::Value* safe = ir.CreateSelect(inside, i, ir.getInt64(0));
+    llvm::Value* value = count ? ir.CreateLoad(element, ir.CreateInBoundsGEP(entries->getValueType(), entries, {ir.getInt64(0), safe}))
+                               : static_cast<llvm::Value*>(outside);
+    ir.CreateRet(ir.CreateSelect(inside, value, outside));
+  };
+  define("tpc_limit_bases", i64, {});
+  ir.CreateRet(ir.getInt64(z.bases.size()));
+  define("tpc_limit_results", i64, {});
+  ir.CreateRet(ir.getInt64(resultNames.size()));
+  std::vector<llvm::Constant*> variances, labels;
+  for (const passes::ZBase& b : z.bases) variances.push_back(llvm::ConstantFP::get(f64, b.variance));
+  for (const std::string& name : resultNames) {
+    auto* text = llvm::ConstantDataArray::getString(ctx, name);
+    labels.push_back(new llvm::GlobalVariable(module, text->getType(), true, llvm::GlobalValue::PrivateLinkage, text));
+  }
+  llvm::GlobalVariable* varianceTable = table(f64, variances, "tpc_limit_variances");
+  llvm::GlobalVariable* nameTable = table(ptr, labels, "tpc_limit_names");
+  lookupIn(define("tpc_limit_base_variance", f64, {i64}), varianceTable, f64, variances.size(),
+           llvm::ConstantFP::getNaN(f64));
+  lookupIn(define("tpc_limit_result_name", ptr, {i64}), nameTable, ptr, labels.size(),
+           llvm::ConstantPointerNull::get(llvm::PointerType::getUnqual(ctx)));
+  return built;
+}
+
+}  // namespace
+
+std::string writeStandalone(const passes::ZProgram& z, const Dataset& data, const std::vector<std::string>& resultNames,
+                            const std::string& path) {
+  Jit session;
+  return session.writeModule(standaloneModule(z, data, resultNames, session), path);
 }
 
 CompiledZProgram::~CompiledZProgram() = default;

@@ -40,4 +40,14 @@ private:
   std::unique_ptr<Plan> plan_;
 };
 
+/// Writes the Z-program as a standalone module (`tpc compile`; the C interface is
+/// docs/compile.md) to `path`, LLVM assembly for NAME.ll, else an object file: the pass
+/// functions (internal), `tpc_limit` that runs them over caller-supplied particles in one
+/// thread, and `tpc_limit_bases`, `tpc_limit_base_variance`, `tpc_limit_results`,
+/// `tpc_limit_result_name`. The data's values are constants of the module; `resultNames`
+/// names the result coordinates in the order of z.results. Returns "" or why the file
+/// could not be written.
+std::string writeStandalone(const passes::ZProgram& z, const Dataset& data, const std::vector<std::string>& resultNames,
+                            const std::string& path);
+
 }  // namespace tp::codegen

@@ -67,6 +67,7 @@ struct Options {
   std::string backend = "jit";  // limit, feature learning: jit or interp
   int samples = 0;  // 0: 4096 draws of f_0 (kernel), particles for kTargetStderr (Z-program)
   int order = 64;
+  std::string output;  // compile: the .ll or .o file
 };
 
 double msSince(std::chrono::steady_clock::time_point start) {
@@ -668,6 +669,52 @@ int cmdLimit(const Options& o) {
   return kSuccess;
 }
 
+/// The names of the result coordinates of a Z-program, as `tpc_limit_result_name` gives them:
+/// "f[eval 0] t=3" (with "[i]" after the example for a vector output), "loss[batch 1] t=2".
+std::vector<std::string> resultNames(const passes::ZProgram& z) {
+  std::vector<std::string> names;
+  for (const passes::ZResult& r : z.results)
+    for (size_t i = 0; i < r.slots.size(); ++i) {
+      bool loss = r.result.kind == ir::Result::Kind::Loss;
+      std::string name = r.result.name + (loss ? "[batch " : "[eval ") + std::to_string(r.result.example) + "]";
+      if (r.slots.size() > 1) name += "[" + std::to_string(i) + "]";
+      names.push_back(name + " t=" + std::to_string(r.result.step));
+    }
+  return names;
+}
+
+/// `tpc compile`: the feature-learning limit's evaluator as LLVM assembly or an object file.
+int cmdCompile(const Options& o) {
+  {
+    Prepared prep = prepare(o, "differentiated");
+    passes::Classification c = classifyProgram(prep.program, prep.pz);
+    if (c.regime != "feature_learning")
+      throw UsageError("tpc compile emits the feature-learning limit's evaluator (a Z-program); " + prep.pz.name +
+                       " is in the " + c.regime + " regime here: use tpc limit");
+  }
+  Prepared prep = prepare(o, "netsor");
+  passes::ZProgram z = passes::deriveZProgram(prep.staged, prep.pz);
+  std::vector<std::string> names = resultNames(z);
+  std::string failure = codegen::writeStandalone(z, prep.data, names, o.output);
+  if (!failure.empty()) throw UserError(failure);
+  if (!o.json.empty()) {
+    nlohmann::json report = reportHeader(prep.program);
+    report["parametrization"] = ir::toJson(prep.pz, prep.program);
+    nlohmann::json variances = nlohmann::json::array();
+    for (const passes::ZBase& b : z.bases) variances.push_back(b.variance);
+    report["compiled"] = {{"output", o.output},
+                          {"entry", "tpc_limit"},
+                          {"base_gaussians", z.bases.size()},
+                          {"base_variances", variances},
+                          {"results", names}};
+    writeReport(report, o.json);
+    if (o.json == "-") return kSuccess;
+  }
+  std::cout << "wrote " << o.output << ": tpc_limit over " << z.bases.size() << " base Gaussians, " << names.size()
+            << " result coordinates (docs/compile.md)\n";
+  return kSuccess;
+}
+
 void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
   cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
@@ -733,6 +780,17 @@ int runMain(int argc, char** argv) {
                   "rule of --method quadrature (default 64; auto uses quadrature while order^bases <= 2^20)")
       ->check(CLI::Range(1, 512));
 
+  auto* cmp = app.add_subcommand("compile", "emit the feature-learning limit's evaluator as LLVM assembly or an object file");
+  cmp->add_option("FILE", o.file, "the .tp program")->required();
+  cmp->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file")->required();
+  cmp->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
+  cmp->add_option("--set", o.sets, "override a hyper: NAME=VALUE")->take_all();
+  cmp->add_option("--batch", o.batch, "examples per step (default: all training examples)")->check(CLI::Range(0, 1000000));
+  cmp->add_option("--data", o.data, "the JSON data file (its values become constants of the output)")->required();
+  cmp->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 100000));
+  cmp->add_option("-o,--output", o.output, "the file to write: NAME.ll (LLVM assembly) or NAME.o (object file)")->required();
+  cmp->add_option("--json", o.json, "also write the JSON report to PATH ('-' for stdout instead of the summary)");
+
   auto* cls = app.add_subcommand("classify", "width-exponent analysis and regime classification");
   cls->add_option("FILE", o.file, "the .tp program")->required();
   addCommon(cls, o);
@@ -765,6 +823,7 @@ int runMain(int argc, char** argv) {
     if (ir->parsed()) return cmdIr(o);
     if (sim->parsed()) return cmdSimulate(o);
     if (lim->parsed()) return cmdLimit(o);
+    if (cmp->parsed()) return cmdCompile(o);
     if (cc->parsed()) {
       if (cc->count("--seeds") == 0) o.seeds = 4;
       if (o.widths.size() < 3) throw UsageError("--widths needs at least three widths to fit a slope");

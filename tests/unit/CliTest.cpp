@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <map>
+#include <sstream>
+#include <sys/wait.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
@@ -268,6 +271,93 @@ TEST(Cli, DeepLinearLimitIsExact) {
   auto z = test::runTpc("ir programs/mlp2_linear.tp --stage limit --param mup --data programs/data/mlp2_linear.json "
                         "--steps 1");
   EXPECT_NE(z.out.find("field 0 of W2.T"), std::string::npos) << z.out;
+}
+
+namespace compiled {
+
+/// Runs a shell command; its stdout (empty, with a test failure, when it exits non-zero).
+std::string shell(const std::string& command) {
+  std::string out;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  if (!pipe) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, pipe)) > 0) out.append(buf, n);
+  int status = pclose(pipe);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << command << "\n" << out;
+  return out;
+}
+
+/// `tpc compile ARGS -o DIR/limit.o`, linked with docs/examples/limit_main.c and run with
+/// `RUN`: result name → value.
+std::map<std::string, double> compileAndRun(const std::string& args, const std::string& run, const std::string& dir) {
+  std::filesystem::create_directories(dir);
+  auto compiled = test::runTpc("compile " + args + " -o " + dir + "/limit.o");
+  EXPECT_EQ(compiled.exitCode, 0) << compiled.out;
+  shell("cc -O2 '" + test::sourcePath("docs/examples/limit_main.c") + "' '" + dir + "/limit.o' -lm -o '" + dir +
+        "/limit'");
+  std::map<std::string, double> values;
+  std::istringstream lines(shell("'" + dir + "/limit' " + run));
+  std::string line;
+  while (std::getline(lines, line)) {
+    size_t space = line.rfind(' ');
+    values[line.substr(0, space)] = std::stod(line.substr(space + 1));
+  }
+  return values;
+}
+
+}  // namespace compiled
+
+TEST(Cli, CompiledLimitLinkedIntoACProgramEqualsTpcLimit) {
+  // The exact rule through the object file and the C example: the same particles, passes and
+  // summation order as `tpc limit --method exact`, so the same numbers (to 1e-12 relative,
+  // the backends' contract; they are in fact identical).
+  const std::string args = "programs/mlp2_linear.tp --param mup --data programs/data/mlp2_linear.json --steps 2";
+  std::map<std::string, double> c = compiled::compileAndRun(args, "exact", testing::TempDir() + "/compiled_linear");
+  nlohmann::json lim = limitReport(args + " --method exact");
+  ASSERT_FALSE(lim.is_null());
+  ASSERT_EQ(c.size(), 9u);  // per step: the output at 1 eval example and the loss at 2 batch slots
+  for (int t = 0; t <= 2; ++t) {
+    std::string at = " t=" + std::to_string(t);
+    double f = lim["steps"][t]["outputs"]["f"][0].get<double>();
+    EXPECT_NEAR(c.at("f[eval 0]" + at), f, 1e-12 * std::abs(f)) << t;
+    double loss = (c.at("loss[batch 0]" + at) + c.at("loss[batch 1]" + at)) / 2;
+    EXPECT_NEAR(loss, lim["steps"][t]["loss"].get<double>(), 1e-12 * loss) << t;
+  }
+  EXPECT_NEAR(c.at("f[eval 0] t=1"), -2.0 / 3, 1e-12);  // the closed form (tests/numeric/DeepLimitTest.cpp)
+
+  // Monte Carlo with the C program's own random numbers: a different sample of the same
+  // limit, so within 5 combined standard errors of tpc's (both 2^16 particles).
+  const std::string tanh = "programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 2";
+  std::map<std::string, double> mc = compiled::compileAndRun(tanh, "65536", testing::TempDir() + "/compiled_tanh");
+  nlohmann::json ref = limitReport(tanh + " --method montecarlo --samples 65536");
+  ASSERT_FALSE(ref.is_null());
+  for (int t = 1; t <= 2; ++t)
+    for (int e = 0; e < 2; ++e) {
+      double mean = ref["steps"][t]["outputs"]["f"][e].get<double>();
+      double se = ref["steps"][t]["stderr"]["f"][e].get<double>();
+      EXPECT_NEAR(mc.at("f[eval " + std::to_string(e) + "] t=" + std::to_string(t)), mean, 5 * std::sqrt(2.0) * se);
+    }
+}
+
+TEST(Cli, CompileRefusesKernelRegimesAndLeavesNoPartialFile) {
+  std::string out = testing::TempDir() + "/kernel.ll";
+  std::remove(out.c_str());
+  auto ntk = test::runTpc("compile programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 1 -o " + out);
+  EXPECT_EQ(ntk.exitCode, 2) << ntk.out;
+  EXPECT_NE(ntk.out.find("kernel regime"), std::string::npos) << ntk.out;
+  EXPECT_FALSE(std::filesystem::exists(out));
+  auto nowhere = test::runTpc("compile programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 "
+                              "-o /nonexistent-directory/limit.o");
+  EXPECT_NE(nowhere.exitCode, 0);
+  EXPECT_NE(nowhere.out.find("cannot write /nonexistent-directory/limit.o"), std::string::npos) << nowhere.out;
+  // LLVM assembly: the entry point and the description functions are defined.
+  auto ll = test::runTpc("compile programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 1 -o " + out);
+  ASSERT_EQ(ll.exitCode, 0) << ll.out;
+  std::string text = test::readText(out);
+  for (const char* fn : {"@tpc_limit(", "@tpc_limit_bases(", "@tpc_limit_base_variance(", "@tpc_limit_results(",
+                         "@tpc_limit_result_name("})
+    EXPECT_NE(text.find(fn), std::string::npos) << fn;
 }
 
 }  // namespace

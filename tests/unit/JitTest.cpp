@@ -26,7 +26,6 @@ define double @f(double %x) {
   session.addAssembly(text, "test.ll");
   auto* compiled = reinterpret_cast<double (*)(double)>(session.lookup("f"));
   for (double v : {-2.0, 0.0, 0.3, 5.0}) EXPECT_EQ(compiled(v), std::pow(v, 3.0) + std::tanh(v) * 2) << v;
-  EXPECT_NE(session.lastModuleText().find("define"), std::string::npos);
   // A malformed module is an internal error with its line, not a crash.
   EXPECT_THROW(session.addAssembly("define double @g( {", "bad.ll"), InternalError);
 }
