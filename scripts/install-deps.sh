@@ -2,7 +2,7 @@
 # Installs the Debian packages tpc needs to build and test (run as root, or with sudo available).
 set -euo pipefail
 packages=(
-  cmake ninja-build gcc g++ make   # gcc: LLVM's CMake config probes C headers
+  cmake ninja-build gcc g++ make   # gcc: LLVM's CMake config probes C headers; cc links the tpc compile example in the tests
   llvm-19-dev          # LLVM 19.1: the JIT backend (one shared libLLVM)
   libboost-dev         # Boost.Multiprecision: exact rational width exponents
   nlohmann-json3-dev   # JSON reports, data and parametrization files
