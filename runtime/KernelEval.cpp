@@ -18,13 +18,16 @@ namespace tp {
 
 using passes::KernelInstr;
 
-namespace {
+/// Per-thread buffers of one run: the geometry of each group of expectations.
+struct KernelScratch {
+  std::vector<PairGeometry> geometry;
+};
 
 /// The program with names resolved: input indices, prepared expectations.
-class PreparedProgram {
+class PreparedKernelProgram {
 public:
   /// `offDiagonal`: the slots that off-diagonal runs need (the others run on the diagonal only).
-  PreparedProgram(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples, int order,
+  PreparedKernelProgram(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples, int order,
                   const std::vector<bool>& offDiagonal)
       : program_(program), order_(order), offDiagonal_(offDiagonal) {
     std::map<std::string, size_t> inputIndex;
@@ -78,15 +81,13 @@ public:
 
   size_t slots() const { return program_.size(); }
 
-  /// Per-thread buffers of one run.
-  struct Scratch {
-    std::vector<PairGeometry> geometry;
-  };
-  Scratch scratch() const {
-    Scratch s;
+  KernelScratch scratch() const {
+    KernelScratch s;
     s.geometry.resize(geometries_);
     return s;
   }
+
+  bool computes(size_t slot, bool diagonalRun) const { return diagonalRun || offDiagonal_[slot]; }
 
   /// Evaluates every slot for `count` pairs (ps[j], qs[j]) into buf[slot·stride + j].
   /// `diag` holds the diagonal slots of every example, slot-major (slot i of
@@ -94,24 +95,27 @@ public:
   /// their own slots are the diagonal (`diag` is not read).
   /// An invalid variance or covariance means the kernel itself overflowed or lost definiteness.
   void run(const size_t* ps, const size_t* qs, size_t count, double* buf, size_t stride, const double* diag,
-           bool diagonalRun, double* quadratureError, Scratch& scratch) const {
+           bool diagonalRun, double* quadratureError, KernelScratch& scratch) const {
     try {
-      runUnchecked(ps, qs, count, buf, stride, diag, diagonalRun, quadratureError, scratch);
+      for (size_t i = 0; i < slots(); ++i)
+        if (computes(i, diagonalRun)) runSlot(i, ps, qs, count, buf, stride, diag, diagonalRun, quadratureError, scratch);
     } catch (const std::invalid_argument& e) {
-      throw UserError(std::string("the kernel recursion broke down (a variance overflowed or is not finite): ") +
-                      e.what());
+      throw brokeDown(e);
     }
   }
 
-private:
-  void runUnchecked(const size_t* ps, const size_t* qs, size_t count, double* buf, size_t stride, const double* diag,
-                    bool diagonalRun, double* quadratureError, Scratch& scratch) const {
-    const size_t s = slots();
+  static UserError brokeDown(const std::invalid_argument& e) {
+    return UserError(std::string("the kernel recursion broke down (a variance overflowed or is not finite): ") +
+                     e.what());
+  }
+
+  /// Slot i of `run` (throws std::invalid_argument for an invalid variance or covariance).
+  void runSlot(size_t i, const size_t* ps, const size_t* qs, size_t count, double* buf, size_t stride,
+               const double* diag, bool diagonalRun, double* quadratureError, KernelScratch& scratch) const {
     auto diagOf = [&](size_t example, int slot, size_t j) {
       return diagonalRun ? buf[static_cast<size_t>(slot) * stride + j] : diag[static_cast<size_t>(slot) * examples_ + example];
     };
-    for (size_t i = 0; i < s; ++i) {
-      if (!diagonalRun && !offDiagonal_[i]) continue;
+    {
       const KernelInstr& ins = program_[i];
       double* out = buf + i * stride;
       switch (ins.kind) {
@@ -188,6 +192,7 @@ private:
     }
   }
 
+private:
   const passes::KernelProgram& program_;
   int order_;
   std::vector<size_t> inputA_, inputB_;
@@ -206,9 +211,21 @@ private:
   size_t examples_ = 0;             // P
 };
 
-/// The slots that an off-diagonal run must evaluate to produce `wanted`: the
-/// entries' slots and what their sums and covariances read (variances come
-/// from the diagonal runs). `ba` is needed only where it differs from `ab`.
+bool evaluateKernelSlot(KernelTile& tile, int slot) noexcept {
+  try {
+    try {
+      tile.program->runSlot(static_cast<size_t>(slot), tile.ps, tile.qs, tile.count, tile.buf, tile.stride, tile.diag,
+                            false, nullptr, *tile.scratch);
+    } catch (const std::invalid_argument& e) {
+      throw PreparedKernelProgram::brokeDown(e);
+    }
+  } catch (...) {
+    tile.error = std::current_exception();
+    return false;
+  }
+  return true;
+}
+
 std::vector<bool> offDiagonalSlots(const passes::KernelProgram& program, const std::vector<passes::KernelEntry>& wanted) {
   std::vector<bool> needed(program.size(), false);
   auto need = [&](int slot) {
@@ -230,6 +247,8 @@ std::vector<bool> offDiagonalSlots(const passes::KernelProgram& program, const s
   }
   return needed;
 }
+
+namespace {
 
 /// n zeros. A large buffer is first reserved, untouched, and offered to the kernel
 /// for transparent huge pages (Linux, `madvise` mode): filling a 32 MB kernel matrix
@@ -262,7 +281,10 @@ void mirrorLowerTriangle(const std::vector<double>& t, std::vector<double>& m, s
 
 KernelValues evaluateKernels(const passes::KernelProgram& program, const std::vector<ExampleInputs>& examples,
                              const std::vector<passes::KernelEntry>& wanted, const KernelEvalOptions& options) {
-  PreparedProgram prepared(program, examples, options.order, offDiagonalSlots(program, wanted));
+  std::vector<bool> offDiagonal = offDiagonalSlots(program, wanted);
+  if (options.compiled && options.compiled->slots != offDiagonal)
+    throw InternalError("kernel evaluation: the compiled tiles compute other slots than these kernels need");
+  PreparedKernelProgram prepared(program, examples, options.order, offDiagonal);
   const size_t P = examples.size(), S = prepared.slots();
   KernelValues result;
   result.kernels.resize(wanted.size());
@@ -273,7 +295,7 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
 
   // 1. Diagonal pairs, one at a time (each needs its own earlier slots as variances).
   std::vector<double> diag(P * S);
-  PreparedProgram::Scratch scratch = prepared.scratch();
+  KernelScratch scratch = prepared.scratch();
   for (size_t p = 0; p < P; ++p)
     prepared.run(&p, &p, 1, &diag[p * S], 1, diag.data(), true, &result.quadratureError, scratch);
   for (size_t w = 0; w < wanted.size(); ++w)
@@ -288,11 +310,13 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
   std::vector<std::vector<double>> transposed(wanted.size());
   for (size_t w = 0; w < wanted.size(); ++w)
     if (wanted[w].ba >= 0 && wanted[w].ba != wanted[w].ab) transposed[w] = zeros(P * P);
-  const size_t pairs = P * (P - 1) / 2, tile = std::max<size_t>(1, options.tile);
+  // A compiled backend reads rows in vectors of `lanes`: the stride is rounded up to them.
+  const size_t lanes = options.compiled ? std::max<size_t>(1, options.compiled->lanes) : 1;
+  const size_t pairs = P * (P - 1) / 2, tile = (std::max<size_t>(1, options.tile) + lanes - 1) / lanes * lanes;
   const size_t tiles = (pairs + tile - 1) / tile;
   parallelFor(options.threads, tiles, [&](size_t begin, size_t end) {
     std::vector<double> buf(S * tile);
-    PreparedProgram::Scratch scratch = prepared.scratch();
+    KernelScratch scratch = prepared.scratch();
     std::vector<size_t> ps(tile), qs(tile);
     for (size_t t = begin; t < end; ++t) {
       size_t first = t * tile, count = std::min(tile, pairs - first);
@@ -309,7 +333,12 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
           q = 0;
         }
       }
-      prepared.run(ps.data(), qs.data(), count, buf.data(), tile, diagBySlot.data(), false, nullptr, scratch);
+      if (options.compiled) {
+        KernelTile run{buf.data(), count, tile, ps.data(), qs.data(), diagBySlot.data(), &prepared, &scratch, nullptr};
+        if (!options.compiled->run(run)) std::rethrow_exception(run.error);
+      } else {
+        prepared.run(ps.data(), qs.data(), count, buf.data(), tile, diagBySlot.data(), false, nullptr, scratch);
+      }
       for (size_t w = 0; w < wanted.size(); ++w) {
         if (wanted[w].ab >= 0) {
           double* k = result.kernels[w].entries.data();

@@ -12,12 +12,16 @@ namespace tp {
 using ir::Op;
 using ir::ValueId;
 
-KernelMatrices kernelMatrices(const passes::KernelDerivation& d, const std::vector<ExampleInputs>& examples,
-                              const KernelEvalOptions& options) {
+std::vector<passes::KernelEntry> kernelEntries(const passes::KernelDerivation& d) {
   std::vector<passes::KernelEntry> wanted;
   for (const auto& row : d.nngp) wanted.insert(wanted.end(), row.begin(), row.end());
   for (const auto& row : d.ntk) wanted.insert(wanted.end(), row.begin(), row.end());
-  KernelValues v = evaluateKernels(d.program, examples, wanted, options);
+  return wanted;
+}
+
+KernelMatrices kernelMatrices(const passes::KernelDerivation& d, const std::vector<ExampleInputs>& examples,
+                              const KernelEvalOptions& options) {
+  KernelValues v = evaluateKernels(d.program, examples, kernelEntries(d), options);
   KernelMatrices m;
   m.quadratureError = v.quadratureError;
   size_t next = 0;

@@ -19,6 +19,9 @@ struct KernelMatrices {
   double quadratureError = 0;
 };
 
+/// The kernels kernelMatrices evaluates, in its order: every NNGP entry, then every NTK entry.
+std::vector<passes::KernelEntry> kernelEntries(const passes::KernelDerivation& d);
+
 KernelMatrices kernelMatrices(const passes::KernelDerivation& d, const std::vector<ExampleInputs>& examples,
                               const KernelEvalOptions& options);
 

@@ -24,13 +24,18 @@
 
 #include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
+#include "runtime/KernelEval.h"
 
 namespace tp::codegen {
 
 namespace {
 
-/// The C library functions generated code calls (libmFunctions), by address: the very
-/// functions the interpreter's std:: calls reach.
+/// `int32 tpc_kernel_slot(KernelTile*, int32 slot)`: a kernel slot the generated tile code
+/// leaves to the interpreter (KernelCompile.h); 0 on success.
+int32_t kernelSlot(KernelTile* tile, int32_t slot) { return evaluateKernelSlot(*tile, slot) ? 0 : 1; }
+
+/// The functions generated code calls, by address: the C library's (libmFunctions) — the very
+/// functions the interpreter's std:: calls reach — and the kernel evaluator's tpc_kernel_slot.
 std::vector<RuntimeSymbol> runtimeTable() {
   using Unary = double (*)(double);
   using Binary = double (*)(double, double);
@@ -51,6 +56,7 @@ std::vector<RuntimeSymbol> runtimeTable() {
     if (entry == known.end()) throw InternalError(std::string("the JIT has no address for ") + name);
     table.push_back({name, entry->second});
   }
+  table.push_back({"tpc_kernel_slot", reinterpret_cast<void*>(&kernelSlot)});
   return table;
 }
 

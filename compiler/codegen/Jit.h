@@ -52,7 +52,8 @@ private:
 };
 
 /// The functions generated code may call: the C library's (libmFunctions in
-/// ActivationCodegen.h), each `double f(double)` but pow `double pow(double, double)`.
+/// ActivationCodegen.h), each `double f(double)` but pow `double pow(double, double)`, and
+/// `int32_t tpc_kernel_slot(KernelTile*, int32_t)` (KernelCompile.h).
 struct RuntimeSymbol {
   const char* name;
   void* address;
