@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <map>
 
 #include <llvm/IR/IRBuilder.h>
@@ -19,25 +20,50 @@ using passes::ZInstr;
 
 namespace {
 
-/// The generated function of one pass.
-using PassFn = void (*)(const double* scalars, double* const* buffers, const double* const* bases,
-                        const double* weights, double* sums, int64_t begin, int64_t end);
+/// The generated function of one shape: `args` holds the indices of its parameters (a
+/// scalar, a stored particle value's buffer, a base Gaussian) for the piece it runs.
+using ShapeFn = void (*)(const double* scalars, double* const* buffers, const double* const* bases,
+                         const double* weights, double* sums, int64_t begin, int64_t end, const int64_t* args);
 
 bool isBase(const ZInstr& ins) { return ins.kind == ZInstr::Kind::Base; }
 
 }  // namespace
 
 struct CompiledZProgram::Plan {
+  /// A particle computation with its operands renamed: what one generated function computes.
+  struct Shape {
+    enum class Param { Scalar, Buffer, Base };
+    struct Op {
+      ZInstr::Kind kind;
+      ir::Fn fn = ir::Fn::Id;
+      int order = 0;
+      double value = 0;
+      std::vector<int> operands;  // ≥ 0: an earlier op; < 0: parameter −1 − operand
+      int store = -1;             // the parameter (a buffer) it is stored to, or −1
+    };
+    std::vector<Param> params;
+    std::vector<Op> ops;
+    std::vector<int> means;  // the operand (as in Op::operands) of each mean, in order
+    ShapeFn fn = nullptr;
+  };
+  /// A connected part of a pass: its instructions in program order, the means of them, and
+  /// its shape's parameters bound to this piece's scalars, buffers and bases.
+  struct Piece {
+    int shape = -1;
+    std::vector<int64_t> args;
+  };
   struct Pass {
     std::vector<int> instrs;  // particle instructions computed here (no Base), program order
-    std::vector<int> means;   // Mean instructions summed here
-    PassFn fn = nullptr;
+    std::vector<int> means;   // Mean instructions summed here, piece by piece
+    std::vector<Piece> pieces;
   };
   std::vector<int> stage;                  // particle: its pass; scalar: the pass before which it is ready
   std::vector<int> buffer;                 // particle value stored for a later pass: its buffer, else −1
   size_t bufferCount = 0;
   std::vector<Pass> passes;
   std::vector<std::vector<int>> scalarsAt;  // [p]: the non-Mean scalar instructions ready at pass p
+  std::vector<Shape> shapes;
+  size_t pieces = 0;
 };
 
 namespace {
@@ -95,68 +121,169 @@ void schedule(const passes::ZProgram& z, CompiledZProgram::Plan& plan) {
   }
 }
 
-/// Emits the function of pass `p`: a loop over particles [begin, end), kMeanLanes at a time
+/// The exact text of a double (the shape key must tell every constant apart).
+std::string exactText(double v) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%a", v);
+  return text;
+}
+
+/// Splits every pass into pieces — its instructions connected through operands, with the
+/// means of them (means of a stored or base value alone, one piece per value) — and gives
+/// each piece a shape: its computation with operands renamed to parameters in order of
+/// first use. Pieces of equal shape (the same layer at another step, example or depth)
+/// share one generated function: code generation, the slow part of the JIT, runs once per
+/// shape. Pass means are reordered piece by piece.
+void splitIntoPieces(const passes::ZProgram& z, CompiledZProgram::Plan& plan) {
+  using Shape = CompiledZProgram::Plan::Shape;
+  std::map<std::string, int> shapeOf;  // key → shape
+  for (CompiledZProgram::Plan::Pass& pass : plan.passes) {
+    // 1. Components: union–find over the pass's instructions, linked through operands.
+    std::map<int, int> parent;
+    for (int i : pass.instrs) parent[i] = i;
+    auto root = [&](int x) {
+      while (parent.at(x) != x) x = parent[x] = parent.at(parent.at(x));
+      return x;
+    };
+    for (int i : pass.instrs)
+      for (int o : z.instrs[static_cast<size_t>(i)].operands)
+        if (parent.count(o)) parent[root(i)] = root(o);
+    // Pieces in order of their first instruction; a mean of a loaded value keys on that value.
+    std::map<int, std::vector<int>> instrsOf, meansOf;
+    std::vector<int> order;
+    auto note = [&](int key) {
+      if (!instrsOf.count(key) && !meansOf.count(key)) order.push_back(key);
+    };
+    for (int i : pass.instrs) {
+      note(root(i));
+      instrsOf[root(i)].push_back(i);
+    }
+    for (int m : pass.means) {
+      int o = z.instrs[static_cast<size_t>(m)].operands[0];
+      int key = parent.count(o) ? root(o) : o;
+      note(key);
+      meansOf[key].push_back(m);
+    }
+    // 2. Each piece's shape and arguments.
+    pass.means.clear();
+    for (int key : order) {
+      Shape shape;
+      CompiledZProgram::Plan::Piece piece;
+      std::map<int, int> local;                  // instruction → op
+      std::map<std::pair<int, int64_t>, int> param;  // (kind, index) → parameter
+      std::string text;
+      auto bind = [&](Shape::Param kind, int64_t index) {
+        auto [it, fresh] = param.emplace(std::make_pair(static_cast<int>(kind), index), static_cast<int>(shape.params.size()));
+        if (fresh) {
+          shape.params.push_back(kind);
+          piece.args.push_back(index);
+          text += "p" + std::to_string(static_cast<int>(kind));
+        }
+        return -1 - it->second;
+      };
+      auto operand = [&](int o) {
+        auto l = local.find(o);
+        if (l != local.end()) return l->second;
+        const ZInstr& x = z.instrs[static_cast<size_t>(o)];
+        if (!x.particle) return bind(Shape::Param::Scalar, o);
+        if (isBase(x)) return bind(Shape::Param::Base, x.index);
+        int b = plan.buffer[static_cast<size_t>(o)];
+        if (b < 0) throw InternalError("Z-program codegen: a particle value read by a later pass is not stored");
+        return bind(Shape::Param::Buffer, b);
+      };
+      for (int i : instrsOf[key]) {
+        const ZInstr& ins = z.instrs[static_cast<size_t>(i)];
+        Shape::Op op{ins.kind, ins.fn, ins.order, ins.value, {}, -1};
+        for (int o : ins.operands) op.operands.push_back(operand(o));
+        int b = plan.buffer[static_cast<size_t>(i)];
+        if (b >= 0) op.store = -1 - bind(Shape::Param::Buffer, b);
+        text += "|" + std::to_string(static_cast<int>(op.kind)) + "," + std::to_string(static_cast<int>(op.fn)) + "," +
+                std::to_string(op.order) + "," + exactText(op.value) + "," + std::to_string(op.store);
+        for (int o : op.operands) text += "," + std::to_string(o);
+        local[i] = static_cast<int>(shape.ops.size());
+        shape.ops.push_back(std::move(op));
+      }
+      for (int m : meansOf[key]) {
+        shape.means.push_back(operand(z.instrs[static_cast<size_t>(m)].operands[0]));
+        text += "|m" + std::to_string(shape.means.back());
+        pass.means.push_back(m);
+      }
+      auto [it, fresh] = shapeOf.emplace(text, static_cast<int>(plan.shapes.size()));
+      if (fresh) plan.shapes.push_back(std::move(shape));
+      piece.shape = it->second;
+      pass.pieces.push_back(std::move(piece));
+      ++plan.pieces;
+    }
+  }
+}
+
+/// Emits the function of a shape: a loop over particles [begin, end), kMeanLanes at a time
 /// in vector registers. Loads and stores are masked to the particles below `end`, so any
 /// count works without padding; a mean's lane accumulators take only the particles in range.
-class PassEmitter {
+/// The parameters' scalars and rows are loaded once, through the `args` table.
+class ShapeEmitter {
 public:
-  PassEmitter(const passes::ZProgram& z, const CompiledZProgram::Plan& plan, llvm::Module& module)
-      : z_(z), plan_(plan), module_(module), ctx_(module.getContext()), ir_(ctx_) {
+  explicit ShapeEmitter(llvm::Module& module) : module_(module), ctx_(module.getContext()), ir_(ctx_) {
     f64_ = llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::getUnqual(ctx_);
     vec_ = llvm::FixedVectorType::get(f64_, kLanes);
   }
 
-  /// `prefix` keeps the names of several programs in one JIT session apart.
-  std::string emit(size_t p, const std::string& prefix) {
-    const CompiledZProgram::Plan::Pass& pass = plan_.passes[p];
-    std::string name = prefix + "_pass_" + std::to_string(p);
-    auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
+  void emit(const CompiledZProgram::Plan::Shape& shape, const std::string& name) {
+    using Param = CompiledZProgram::Plan::Shape::Param;
+    auto* type = llvm::FunctionType::get(llvm::Type::getVoidTy(ctx_), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_, ptr_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
-    for (unsigned a = 0; a < 5; ++a) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
+    for (unsigned a : {0u, 1u, 2u, 3u, 4u, 7u}) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
     fn_->addFnAttr(llvm::Attribute::NoUnwind);
     llvm::Value *scalars = fn_->getArg(0), *buffers = fn_->getArg(1), *bases = fn_->getArg(2),
-                *weights = fn_->getArg(3), *sums = fn_->getArg(4), *begin = fn_->getArg(5), *end = fn_->getArg(6);
+                *weights = fn_->getArg(3), *sums = fn_->getArg(4), *begin = fn_->getArg(5), *end = fn_->getArg(6),
+                *args = fn_->getArg(7);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn_);
     auto* loop = llvm::BasicBlock::Create(ctx_, "loop", fn_);
     auto* exit = llvm::BasicBlock::Create(ctx_, "exit", fn_);
 
-    // Entry: every scalar operand (broadcast), buffer and base pointer of the pass, loaded once.
+    // Entry: every parameter, loaded once: a scalar (broadcast), or the row of a buffer or base.
     ir_.SetInsertPoint(entry);
-    scalar_.clear();
-    rows_.clear();
-    for (int i : pass.instrs)
-      for (int o : z_.instrs[static_cast<size_t>(i)].operands) hoist(o, scalars, buffers, bases);
-    for (int m : pass.means) hoist(z_.instrs[static_cast<size_t>(m)].operands[0], scalars, buffers, bases);
-    for (int i : pass.instrs) hoist(i, scalars, buffers, bases);  // the rows this pass stores into
+    params_.clear();
+    for (size_t j = 0; j < shape.params.size(); ++j) {
+      llvm::Value* index = ir_.CreateLoad(i64_, ir_.CreateInBoundsGEP(i64_, args, ir_.getInt64(j)));
+      switch (shape.params[j]) {
+        case Param::Scalar:
+          params_.push_back(ir_.CreateVectorSplat(kLanes, ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, index))));
+          break;
+        case Param::Buffer: params_.push_back(ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, buffers, index))); break;
+        case Param::Base: params_.push_back(ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, bases, index))); break;
+      }
+    }
     llvm::Value* lastLane = ir_.CreateVectorSplat(kLanes, end);
     std::vector<llvm::Constant*> offsets;
     for (unsigned l = 0; l < kLanes; ++l) offsets.push_back(llvm::ConstantInt::get(i64_, l));
     llvm::Value* laneOffsets = llvm::ConstantVector::get(offsets);
     ir_.CreateCondBr(ir_.CreateICmpSLT(begin, end), loop, exit);
 
-    // Loop body: the pass's instructions in program order, in registers.
+    // Loop body: the ops in order, in registers.
     ir_.SetInsertPoint(loop);
     llvm::PHINode* k = ir_.CreatePHI(i64_, 2, "k");
     k->addIncoming(begin, entry);
     std::vector<llvm::PHINode*> partial;
-    for (size_t j = 0; j < pass.means.size(); ++j) {
+    for (size_t j = 0; j < shape.means.size(); ++j) {
       partial.push_back(ir_.CreatePHI(vec_, 2));
       partial.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
     }
     mask_ = ir_.CreateICmpSLT(ir_.CreateAdd(ir_.CreateVectorSplat(kLanes, k), laneOffsets), lastLane);
-    value_.clear();
-    for (int i : pass.instrs) {
-      llvm::Value* v = instruction(z_.instrs[static_cast<size_t>(i)], k);
-      value_[i] = v;
-      int b = plan_.buffer[static_cast<size_t>(i)];
-      if (b >= 0) ir_.CreateMaskedStore(v, ir_.CreateInBoundsGEP(f64_, rows_.at(-1 - b), k), llvm::Align(8), mask_);
+    values_.clear();
+    loaded_.clear();
+    for (const auto& op : shape.ops) {
+      llvm::Value* v = instruction(shape, op, k);
+      values_.push_back(v);
+      if (op.store >= 0)
+        ir_.CreateMaskedStore(v, ir_.CreateInBoundsGEP(f64_, params_[static_cast<size_t>(op.store)], k), llvm::Align(8), mask_);
     }
     llvm::Value* w = load(weights, k);
     std::vector<llvm::Value*> next;
-    for (size_t j = 0; j < pass.means.size(); ++j) {
-      llvm::Value* x = operand(z_.instrs[static_cast<size_t>(pass.means[j])].operands[0], k);
+    for (size_t j = 0; j < shape.means.size(); ++j) {
+      llvm::Value* x = operand(shape, shape.means[j], k);
       next.push_back(ir_.CreateSelect(mask_, ir_.CreateFAdd(partial[j], ir_.CreateFMul(w, x)), partial[j]));
       partial[j]->addIncoming(next.back(), loop);
     }
@@ -167,40 +294,22 @@ public:
     // Exit: each mean's lanes combined as (0 + 1) + (2 + 3), the canonical order (chunkSum).
     ir_.SetInsertPoint(exit);
     std::vector<llvm::PHINode*> lanesOf;
-    for (size_t j = 0; j < pass.means.size(); ++j) {
+    for (size_t j = 0; j < shape.means.size(); ++j) {
       lanesOf.push_back(ir_.CreatePHI(vec_, 2));
       lanesOf.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
       lanesOf.back()->addIncoming(next[j], loop);
     }
-    for (size_t j = 0; j < pass.means.size(); ++j) {
+    for (size_t j = 0; j < shape.means.size(); ++j) {
       llvm::Value* lanes = lanesOf[j];
       llvm::Value* total = ir_.CreateFAdd(ir_.CreateFAdd(ir_.CreateExtractElement(lanes, uint64_t(0)), ir_.CreateExtractElement(lanes, 1)),
                                           ir_.CreateFAdd(ir_.CreateExtractElement(lanes, 2), ir_.CreateExtractElement(lanes, 3)));
       ir_.CreateStore(total, ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(j)));
     }
     ir_.CreateRetVoid();
-    return name;
   }
 
 private:
   static constexpr unsigned kLanes = kMeanLanes;
-
-  /// Loads, in the entry block, what operand `o` needs: a scalar's value (broadcast), or the
-  /// row (pointer) of a stored particle value (key −1 − buffer) or of a base Gaussian (key index).
-  void hoist(int o, llvm::Value* scalars, llvm::Value* buffers, llvm::Value* bases) {
-    const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
-    if (!ins.particle) {
-      if (!scalar_.count(o))
-        scalar_[o] = ir_.CreateVectorSplat(kLanes, ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, ir_.getInt64(o))));
-    } else if (isBase(ins)) {
-      if (!rows_.count(ins.index))
-        rows_[ins.index] = ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, bases, ir_.getInt64(ins.index)));
-    } else {
-      int b = plan_.buffer[static_cast<size_t>(o)];
-      if (b >= 0 && !rows_.count(-1 - b))
-        rows_[-1 - b] = ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, buffers, ir_.getInt64(b)));
-    }
-  }
 
   /// The lanes of `row` from particle k on (0 past the end).
   llvm::Value* load(llvm::Value* row, llvm::Value* k) {
@@ -208,35 +317,33 @@ private:
                                 llvm::ConstantFP::get(vec_, 0.0));
   }
 
-  /// Operand `o` at particles k..k+3: a register of this pass, a load from its row, or the scalar.
-  llvm::Value* operand(int o, llvm::Value* k) {
-    const ZInstr& ins = z_.instrs[static_cast<size_t>(o)];
-    if (!ins.particle) return scalar_.at(o);
-    auto v = value_.find(o);
-    if (v != value_.end()) return v->second;
-    llvm::Value* row = isBase(ins) ? rows_.at(ins.index) : rows_.at(-1 - plan_.buffer[static_cast<size_t>(o)]);
-    llvm::Value* loaded = load(row, k);
-    value_[o] = loaded;
-    return loaded;
+  /// Operand `o` at particles k..k+3: an op's register, a scalar, or a row loaded (once).
+  llvm::Value* operand(const CompiledZProgram::Plan::Shape& shape, int o, llvm::Value* k) {
+    using Param = CompiledZProgram::Plan::Shape::Param;
+    if (o >= 0) return values_[static_cast<size_t>(o)];
+    size_t j = static_cast<size_t>(-1 - o);
+    if (shape.params[j] == Param::Scalar) return params_[j];
+    auto it = loaded_.find(j);
+    if (it != loaded_.end()) return it->second;
+    return loaded_[j] = load(params_[j], k);
   }
 
-  llvm::Value* instruction(const ZInstr& ins, llvm::Value* k) {
-    auto arg = [&](size_t j) { return operand(ins.operands[j], k); };
-    switch (ins.kind) {
+  llvm::Value* instruction(const CompiledZProgram::Plan::Shape& shape, const CompiledZProgram::Plan::Shape::Op& op,
+                           llvm::Value* k) {
+    auto arg = [&](size_t j) { return operand(shape, op.operands[j], k); };
+    switch (op.kind) {
       case ZInstr::Kind::Add: return ir_.CreateFAdd(arg(0), arg(1));
       case ZInstr::Kind::Sub: return ir_.CreateFSub(arg(0), arg(1));
       case ZInstr::Kind::Mul: return ir_.CreateFMul(arg(0), arg(1));
       case ZInstr::Kind::Div: return ir_.CreateFDiv(arg(0), arg(1));
       case ZInstr::Kind::Neg: return ir_.CreateFNeg(arg(0));
-      case ZInstr::Kind::Pow: return emitLibmCall(ir_, "pow", {arg(0), llvm::ConstantFP::get(f64_, ins.value)});
-      case ZInstr::Kind::Apply: return emitActivation(ir_, ins.fn, ins.order, arg(0));
+      case ZInstr::Kind::Pow: return emitLibmCall(ir_, "pow", {arg(0), llvm::ConstantFP::get(f64_, op.value)});
+      case ZInstr::Kind::Apply: return emitActivation(ir_, op.fn, op.order, arg(0));
       default: break;
     }
     throw InternalError("Z-program codegen: not a per-particle computation");
   }
 
-  const passes::ZProgram& z_;
-  const CompiledZProgram::Plan& plan_;
   llvm::Module& module_;
   llvm::LLVMContext& ctx_;
   llvm::IRBuilder<> ir_;
@@ -245,16 +352,18 @@ private:
   llvm::FixedVectorType* vec_;
   llvm::Function* fn_ = nullptr;
   llvm::Value* mask_ = nullptr;  // the lanes below `end`
-  std::map<int, llvm::Value*> scalar_, rows_, value_;
+  std::vector<llvm::Value*> params_, values_;
+  std::map<size_t, llvm::Value*> loaded_;
 };
 
-/// The pass functions of a planned program into `module` (names by pass; "" for an empty pass).
-std::vector<std::string> emitPasses(const passes::ZProgram& z, const CompiledZProgram::Plan& plan,
-                                    llvm::Module& module, const std::string& prefix) {
-  std::vector<std::string> names(plan.passes.size());
-  PassEmitter emitter(z, plan, module);
-  for (size_t p = 0; p < plan.passes.size(); ++p)
-    if (!plan.passes[p].instrs.empty() || !plan.passes[p].means.empty()) names[p] = emitter.emit(p, prefix);
+/// The shape functions of a planned program into `module`, named prefix_shape_N.
+std::vector<std::string> emitShapes(const CompiledZProgram::Plan& plan, llvm::Module& module, const std::string& prefix) {
+  std::vector<std::string> names;
+  ShapeEmitter emitter(module);
+  for (size_t s = 0; s < plan.shapes.size(); ++s) {
+    names.push_back(prefix + "_shape_" + std::to_string(s));
+    emitter.emit(plan.shapes[s], names.back());
+  }
   return names;
 }
 
@@ -271,7 +380,19 @@ public:
     ptr_ = llvm::PointerType::getUnqual(ctx_);
   }
 
-  void emit(const std::vector<std::string>& passNames) {
+  void emit(const std::vector<std::string>& shapeNames) {
+    // Every piece's arguments, one constant table.
+    std::vector<llvm::Constant*> argValues;
+    std::vector<std::vector<size_t>> argOffsets(plan_.passes.size());
+    for (size_t p = 0; p < plan_.passes.size(); ++p)
+      for (const auto& piece : plan_.passes[p].pieces) {
+        argOffsets[p].push_back(argValues.size());
+        for (int64_t a : piece.args) argValues.push_back(ir_.getInt64(static_cast<uint64_t>(a)));
+      }
+    argValues.push_back(ir_.getInt64(0));  // never empty
+    auto* argsType = llvm::ArrayType::get(i64_, argValues.size());
+    auto* argTable = new llvm::GlobalVariable(module_, argsType, true, llvm::GlobalValue::InternalLinkage,
+                                              llvm::ConstantArray::get(argsType, argValues), "tpc_limit_args");
     auto* type = llvm::FunctionType::get(ir_.getInt32Ty(), {ptr_, ptr_, i64_, ptr_}, false);
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, "tpc_limit", module_);
     llvm::Value *bases = fn_->getArg(0), *weights = fn_->getArg(1), *count = fn_->getArg(2), *results = fn_->getArg(3);
@@ -300,13 +421,21 @@ public:
     ir_.SetInsertPoint(run);
     for (size_t b = 0; b < plan_.bufferCount; ++b)
       ir_.CreateStore(rowPointers[b], ir_.CreateInBoundsGEP(ptr_, rows, ir_.getInt64(b)));
-    auto* passType = llvm::FunctionType::get(ir_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_}, false);
+    auto* shapeType = llvm::FunctionType::get(ir_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, ptr_, i64_, i64_, ptr_}, false);
     for (size_t p = 0; p < plan_.passes.size(); ++p) {
       for (int i : plan_.scalarsAt[p]) store(i, scalar(z_.instrs[static_cast<size_t>(i)]));
-      if (passNames[p].empty()) continue;
-      llvm::Function* pass = module_.getFunction(passNames[p]);
-      chunks(plan_.passes[p].means, count, [&](llvm::Value* begin, llvm::Value* end) {
-        ir_.CreateCall(llvm::FunctionCallee(passType, pass), {scalars_, rows, bases, weights, sums, begin, end});
+      const CompiledZProgram::Plan::Pass& pass = plan_.passes[p];
+      if (pass.pieces.empty()) continue;
+      chunks(pass.means, count, [&](llvm::Value* begin, llvm::Value* end) {
+        size_t meansBefore = 0;
+        for (size_t j = 0; j < pass.pieces.size(); ++j) {
+          const auto& piece = pass.pieces[j];
+          llvm::Function* shape = module_.getFunction(shapeNames[static_cast<size_t>(piece.shape)]);
+          llvm::Value* args = ir_.CreateInBoundsGEP(argsType, argTable, {ir_.getInt64(0), ir_.getInt64(argOffsets[p][j])});
+          llvm::Value* pieceSums = ir_.CreateInBoundsGEP(f64_, sums, ir_.getInt64(meansBefore));
+          ir_.CreateCall(llvm::FunctionCallee(shapeType, shape), {scalars_, rows, bases, weights, pieceSums, begin, end, args});
+          meansBefore += plan_.shapes[static_cast<size_t>(piece.shape)].means.size();
+        }
       }, sums);
     }
     for (const passes::ZResult& r : z_.results)
@@ -411,13 +540,13 @@ private:
 
 CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z), plan_(std::make_unique<Plan>()) {
   schedule(z, *plan_);
+  splitIntoPieces(z, *plan_);
   static std::atomic<int> programs{0};
   std::string prefix = "tpc_z" + std::to_string(programs++);
   Jit::ModuleBuilder built = jit.newModule(prefix);
-  std::vector<std::string> names = emitPasses(z, *plan_, *built.module, prefix);
+  std::vector<std::string> names = emitShapes(*plan_, *built.module, prefix);
   jit.add(std::move(built));
-  for (size_t p = 0; p < names.size(); ++p)
-    if (!names[p].empty()) plan_->passes[p].fn = reinterpret_cast<PassFn>(jit.lookup(names[p]));
+  for (size_t s = 0; s < names.size(); ++s) plan_->shapes[s].fn = reinterpret_cast<ShapeFn>(jit.lookup(names[s]));
 }
 
 namespace {
@@ -426,11 +555,11 @@ Jit::ModuleBuilder standaloneModule(const passes::ZProgram& z, const Dataset& da
                                     const std::vector<std::string>& resultNames, const Jit& jit) {
   CompiledZProgram::Plan plan;
   schedule(z, plan);
+  splitIntoPieces(z, plan);
   Jit::ModuleBuilder built = jit.newModule("tpc_limit");
   llvm::Module& module = *built.module;
-  std::vector<std::string> names = emitPasses(z, plan, module, "tpc_limit");
-  for (const std::string& name : names)
-    if (!name.empty()) module.getFunction(name)->setLinkage(llvm::Function::InternalLinkage);
+  std::vector<std::string> names = emitShapes(plan, module, "tpc_limit");
+  for (const std::string& name : names) module.getFunction(name)->setLinkage(llvm::Function::InternalLinkage);
   DriverEmitter driver(z, plan, data, module);
   driver.emit(names);
   if (resultNames.size() != driver.resultCount())
@@ -493,6 +622,8 @@ CompiledZProgram::~CompiledZProgram() = default;
 
 size_t CompiledZProgram::passes() const { return plan_->passes.size(); }
 size_t CompiledZProgram::buffers() const { return plan_->bufferCount; }
+size_t CompiledZProgram::pieces() const { return plan_->pieces; }
+size_t CompiledZProgram::shapes() const { return plan_->shapes.size(); }
 
 std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particles, const Dataset& data,
                                                        int threads) const {
@@ -507,13 +638,20 @@ std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particle
   for (size_t p = 0; p < plan_->passes.size(); ++p) {
     for (int i : plan_->scalarsAt[p]) scalar[static_cast<size_t>(i)] = scalarInstruction(z_.instrs[static_cast<size_t>(i)], scalar, data);
     const Plan::Pass& pass = plan_->passes[p];
-    if (!pass.fn) continue;
+    if (pass.pieces.empty()) continue;
     const size_t means = pass.means.size();
     std::vector<double> sums(chunks * std::max<size_t>(means, 1), 0.0);
     parallelFor(threads, chunks, [&](size_t first, size_t last) {
-      for (size_t c = first; c < last; ++c)
-        pass.fn(scalar.data(), rows.data(), bases.data(), particles.weights.data(), sums.data() + c * means,
-                static_cast<int64_t>(c * kMeanChunk), static_cast<int64_t>(std::min(K, (c + 1) * kMeanChunk)));
+      for (size_t c = first; c < last; ++c) {
+        double* chunkSums = sums.data() + c * means;
+        for (const Plan::Piece& piece : pass.pieces) {
+          const Plan::Shape& shape = plan_->shapes[static_cast<size_t>(piece.shape)];
+          shape.fn(scalar.data(), rows.data(), bases.data(), particles.weights.data(), chunkSums,
+                   static_cast<int64_t>(c * kMeanChunk), static_cast<int64_t>(std::min(K, (c + 1) * kMeanChunk)),
+                   piece.args.data());
+          chunkSums += shape.means.size();
+        }
+      }
     });
     for (size_t j = 0; j < means; ++j) {  // chunk sums in order: the canonical mean
       double total = 0;

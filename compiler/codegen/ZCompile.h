@@ -13,10 +13,14 @@
 namespace tp::codegen {
 
 /// The particle instructions of a Z-program grouped into *passes*: pass p holds every
-/// particle instruction whose operands are ready after the means of passes < p. One
-/// generated function per pass loops over a range of particles, computes its
-/// instructions in registers, stores only the values a later pass reads, and
-/// accumulates the pass's means. Scalar instructions run between passes, as in the
+/// particle instruction whose operands are ready after the means of passes < p. A pass
+/// splits into *pieces*, its instructions connected through operands with the means of
+/// them; a piece's *shape* is its computation with the scalars, stored values and base
+/// Gaussians it reads or writes renamed to parameters. One generated function per shape
+/// loops over a range of particles, computes the instructions in registers, stores only
+/// the values a later pass reads, and accumulates the piece's means; pieces of one shape
+/// (a layer at another step, example or depth) call it with their own argument table, so
+/// LLVM compiles each shape once. Scalar instructions run between passes, as in the
 /// interpreter (scalarInstruction). Every mean is summed in the canonical order of
 /// kMeanChunk-particle chunks, so the numbers equal the interpreter's (same IEEE
 /// operations, no reassociation, no fused multiply-add) for any thread count.
@@ -30,6 +34,9 @@ public:
   std::vector<std::vector<double>> run(const Particles& particles, const Dataset& data, int threads) const;
 
   size_t passes() const;
+  /// Pieces over all passes, and the distinct shapes among them (the functions compiled).
+  size_t pieces() const;
+  size_t shapes() const;
   /// Particle values stored between passes (each K doubles), at most at once.
   size_t buffers() const;
 

@@ -554,6 +554,8 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
     if (compiled) {
       limit["z_program"]["passes"] = compiled->passes();
       limit["z_program"]["stored_values"] = compiled->buffers();
+      limit["z_program"]["pieces"] = compiled->pieces();
+      limit["z_program"]["compiled_functions"] = compiled->shapes();
     }
     if (r.method == "quadrature") {
       limit["quadrature_order"] = r.order;

@@ -49,9 +49,31 @@ TEST(ZCompile, EqualsTheInterpreterOnEveryExampleAndEvaluator) {
       }
     }
     EXPECT_GT(compiled.passes(), 1u) << name;
+    EXPECT_GE(compiled.pieces(), compiled.passes()) << name;
+    EXPECT_LE(compiled.shapes(), compiled.pieces()) << name;
     ++programs;
   }
   EXPECT_GE(programs, 14);
+}
+
+TEST(ZCompile, PiecesOfOneShapeShareAFunction) {
+  // A ten-layer network: the middle layers' pieces have the same shape at every depth, so
+  // far fewer functions are compiled than there are pieces (at the time of writing 27 for
+  // 503 pieces); the numbers are still the interpreter's.
+  ir::Program typed = test::typedProgram("bench/programs/mlp10_tanh.tp");
+  ir::Parametrization pz = ir::resolveParametrization(typed, "mup", std::nullopt);
+  Dataset data = readDataset(test::sourcePath("bench/programs/data/mlp10_tanh.json"), typed.inputs);
+  driver::PipelineOptions po;
+  po.schedule = {1, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
+  passes::ZProgram z = passes::deriveZProgram(driver::runUntil(typed, "netsor", po), pz);
+  codegen::Jit session;
+  codegen::CompiledZProgram compiled(z, session);
+  EXPECT_GT(compiled.pieces(), 5 * compiled.shapes());
+  Particles particles = monteCarloParticles(z, 5000, 7);
+  auto expected = runZProgram(z, particles, data);
+  auto got = compiled.run(particles, data, 2);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i], expected[i]) << "result " << i;
 }
 
 }  // namespace
