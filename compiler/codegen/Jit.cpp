@@ -6,7 +6,9 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <optional>
 
+#include <llvm/ExecutionEngine/Orc/CompileUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/AsmParser/Parser.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
@@ -24,6 +26,7 @@
 
 #include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
+#include "runtime/ThreadPool.h"
 #include "runtime/KernelEval.h"
 
 namespace tp::codegen {
@@ -102,6 +105,7 @@ const std::vector<RuntimeSymbol>& runtimeSymbols() {
 struct Jit::State {
   std::unique_ptr<llvm::orc::LLJIT> jit;
   std::unique_ptr<llvm::TargetMachine> machine;
+  std::optional<llvm::orc::JITTargetMachineBuilder> machines;  // a target machine per compiling thread
 };
 
 Jit::Jit() : state_(std::make_unique<State>()) {
@@ -109,6 +113,7 @@ Jit::Jit() : state_(std::make_unique<State>()) {
   auto builder = orFail(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host for the JIT");
   builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
   state_->machine = orFail(builder.createTargetMachine(), "creating the JIT's target machine");
+  state_->machines = builder;
   state_->jit = orFail(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(), "creating the JIT");
   llvm::orc::SymbolMap symbols;
   for (const RuntimeSymbol& symbol : runtimeSymbols())
@@ -134,7 +139,9 @@ Jit::ModuleBuilder Jit::newModule(const std::string& name) const {
   return b;
 }
 
-void Jit::optimise(llvm::Module& module) const {
+void Jit::optimise(llvm::Module& module) const { optimiseFor(module, *state_->machine); }
+
+void Jit::optimiseFor(llvm::Module& module, llvm::TargetMachine& machine) const {
   std::string problems;
   llvm::raw_string_ostream os(problems);
   if (llvm::verifyModule(module, &os))
@@ -143,7 +150,7 @@ void Jit::optimise(llvm::Module& module) const {
   llvm::FunctionAnalysisManager fam;
   llvm::CGSCCAnalysisManager cgam;
   llvm::ModuleAnalysisManager mam;
-  llvm::PassBuilder passes(state_->machine.get());
+  llvm::PassBuilder passes(&machine);
   passes.registerModuleAnalyses(mam);
   passes.registerCGSCCAnalyses(cgam);
   passes.registerFunctionAnalyses(fam);
@@ -164,6 +171,27 @@ void Jit::add(ModuleBuilder built) {
     es << err;
     throw InternalError("adding a module to the JIT: " + message);
   }
+}
+
+void Jit::addAll(std::vector<ModuleBuilder> modules, int threads) {
+  // Each worker optimises and compiles its modules with its own target machine (a target
+  // machine caches subtargets and is not safe to share); the objects are linked in order.
+  std::vector<std::unique_ptr<llvm::MemoryBuffer>> objects(modules.size());
+  parallelFor(threads, modules.size(), [&](size_t begin, size_t end) {
+    std::unique_ptr<llvm::TargetMachine> machine = orFail(state_->machines->createTargetMachine(), "creating a target machine");
+    llvm::orc::SimpleCompiler compile(*machine);
+    for (size_t m = begin; m < end; ++m) {
+      optimiseFor(*modules[m].module, *machine);
+      objects[m] = orFail(compile(*modules[m].module), "compiling a module");
+    }
+  });
+  for (auto& object : objects)
+    if (auto err = state_->jit->addObjectFile(std::move(object))) {
+      std::string message;
+      llvm::raw_string_ostream es(message);
+      es << err;
+      throw InternalError("adding an object to the JIT: " + message);
+    }
 }
 
 std::string Jit::writeModule(ModuleBuilder built, const std::string& path) const {

@@ -8,6 +8,7 @@
 namespace llvm {
 class LLVMContext;
 class Module;
+class TargetMachine;
 }  // namespace llvm
 
 namespace tp::codegen {
@@ -34,6 +35,11 @@ public:
   /// Verifies (InternalError on a malformed module), optimises and adds a module.
   void add(ModuleBuilder built);
 
+  /// Verifies, optimises and compiles modules on `threads` workers, then adds them all.
+  /// Modules have their own contexts, so they compile independently; split a large
+  /// program into about `threads` modules of equal work to compile it in parallel.
+  void addAll(std::vector<ModuleBuilder> modules, int threads);
+
   /// Verifies and optimises a module as `add` does, then writes it to `path`: LLVM
   /// assembly when the name ends in `.ll`, else a position-independent object file for
   /// the host CPU. Returns "" or the reason the file could not be written.
@@ -47,6 +53,7 @@ public:
 
 private:
   void optimise(llvm::Module& module) const;  // verify, then kPipeline
+  void optimiseFor(llvm::Module& module, llvm::TargetMachine& machine) const;
   struct State;
   std::unique_ptr<State> state_;
 };

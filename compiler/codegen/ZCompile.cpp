@@ -538,14 +538,31 @@ private:
 
 }  // namespace
 
-CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit) : z_(z), plan_(std::make_unique<Plan>()) {
+CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads)
+    : z_(z), plan_(std::make_unique<Plan>()) {
   schedule(z, *plan_);
   splitIntoPieces(z, *plan_);
   static std::atomic<int> programs{0};
   std::string prefix = "tpc_z" + std::to_string(programs++);
-  Jit::ModuleBuilder built = jit.newModule(prefix);
-  std::vector<std::string> names = emitShapes(*plan_, *built.module, prefix);
-  jit.add(std::move(built));
+  // One module per compiling thread, the shapes dealt out largest first to the module with
+  // the fewest instructions so far.
+  const size_t modules = std::max<size_t>(1, std::min<size_t>(static_cast<size_t>(std::max(threads, 1)), plan_->shapes.size()));
+  std::vector<Jit::ModuleBuilder> built;
+  std::vector<size_t> load(modules, 0);
+  for (size_t m = 0; m < modules; ++m) built.push_back(jit.newModule(prefix + "_" + std::to_string(m)));
+  std::vector<size_t> bySize(plan_->shapes.size());
+  for (size_t s = 0; s < bySize.size(); ++s) bySize[s] = s;
+  std::stable_sort(bySize.begin(), bySize.end(), [&](size_t a, size_t b) {
+    return plan_->shapes[a].ops.size() > plan_->shapes[b].ops.size();
+  });
+  std::vector<std::string> names(plan_->shapes.size());
+  for (size_t s : bySize) {
+    size_t m = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
+    names[s] = prefix + "_shape_" + std::to_string(s);
+    ShapeEmitter(*built[m].module).emit(plan_->shapes[s], names[s]);
+    load[m] += plan_->shapes[s].ops.size() + 1;
+  }
+  jit.addAll(std::move(built), threads);
   for (size_t s = 0; s < names.size(); ++s) plan_->shapes[s].fn = reinterpret_cast<ShapeFn>(jit.lookup(names[s]));
 }
 

@@ -26,7 +26,8 @@ namespace tp::codegen {
 /// operations, no reassociation, no fused multiply-add) for any thread count.
 class CompiledZProgram {
 public:
-  CompiledZProgram(const passes::ZProgram& z, Jit& jit);
+  /// Compiles the shapes on `threads` workers (Jit::addAll).
+  CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads = 1);
   ~CompiledZProgram();
 
   /// As runZProgram (the value of every result coordinate), with the particle chunks of

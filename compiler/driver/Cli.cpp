@@ -520,7 +520,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   std::unique_ptr<codegen::CompiledZProgram> compiled;
   if (o.backend == "jit") {
     session = std::make_unique<codegen::Jit>();
-    compiled = std::make_unique<codegen::CompiledZProgram>(z, *session);
+    compiled = std::make_unique<codegen::CompiledZProgram>(z, *session, o.threads);
     fo.runner = [&](const Particles& particles, const Dataset& data) {
       return compiled->run(particles, data, o.threads);
     };

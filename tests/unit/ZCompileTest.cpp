@@ -59,7 +59,8 @@ TEST(ZCompile, EqualsTheInterpreterOnEveryExampleAndEvaluator) {
 TEST(ZCompile, PiecesOfOneShapeShareAFunction) {
   // A ten-layer network: the middle layers' pieces have the same shape at every depth, so
   // far fewer functions are compiled than there are pieces (at the time of writing 27 for
-  // 503 pieces); the numbers are still the interpreter's.
+  // 503 pieces); the numbers are still the interpreter's, with the shapes compiled in two
+  // modules on two threads.
   ir::Program typed = test::typedProgram("bench/programs/mlp10_tanh.tp");
   ir::Parametrization pz = ir::resolveParametrization(typed, "mup", std::nullopt);
   Dataset data = readDataset(test::sourcePath("bench/programs/data/mlp10_tanh.json"), typed.inputs);
@@ -67,7 +68,7 @@ TEST(ZCompile, PiecesOfOneShapeShareAFunction) {
   po.schedule = {1, 0, static_cast<int>(data.train.count), static_cast<int>(data.eval.count), data.evalGiven};
   passes::ZProgram z = passes::deriveZProgram(driver::runUntil(typed, "netsor", po), pz);
   codegen::Jit session;
-  codegen::CompiledZProgram compiled(z, session);
+  codegen::CompiledZProgram compiled(z, session, 2);  // two modules, compiled on two threads
   EXPECT_GT(compiled.pieces(), 5 * compiled.shapes());
   Particles particles = monteCarloParticles(z, 5000, 7);
   auto expected = runZProgram(z, particles, data);
