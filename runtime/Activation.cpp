@@ -2,6 +2,8 @@
 #include "runtime/Activation.h"
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cmath>
 #include <deque>
 #include <mutex>
@@ -13,9 +15,34 @@
 
 namespace tp {
 
+double elementary::taylorCoefficient(int i) {
+  double f = 1;
+  for (int j = 2; j <= i; ++j) f *= j;  // exact up to 18!
+  return 1.0 / f;
+}
+
 namespace {
 
 using Coeffs = std::vector<double>;
+
+/// 2^k for an integral k in [−1022, 1023] given as a double, from the bits: k + 2^52 + 1023
+/// holds k + 1023 in its low mantissa bits, which become the exponent field.
+double powerOfTwo(double k) {
+  const uint64_t biased = std::bit_cast<uint64_t>(k + (0x1p52 + 1023.0)) & ((uint64_t(1) << 52) - 1);
+  return std::bit_cast<double>(biased << 52);
+}
+
+/// y = k·ln 2 + r: returns k (a double) and p = e^r − 1 by Horner's rule.
+struct Reduced {
+  double k, p;
+};
+Reduced reduce(double y) {
+  const double k = std::floor(y * elementary::kInvLn2 + 0.5);
+  const double r = (y - k * elementary::kLn2Hi) - k * elementary::kLn2Lo;
+  double p = elementary::taylorCoefficient(elementary::kTaylorDegree);
+  for (int i = elementary::kTaylorDegree - 1; i >= 1; --i) p = p * r + elementary::taylorCoefficient(i);
+  return {k, p * r};
+}
 
 /// The derivatives of the sigmoid s = σ(x) (and through tanh(x) = 2σ(2x) - 1,
 /// of tanh) as polynomials in s, written in the basis s^a (1-s)^b, a + b = k + 1:
@@ -75,8 +102,8 @@ private:
 
 /// 1/(1+e^{-x}) without overflow of e^{-x} for very negative x.
 double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  double e = std::exp(x);
+  if (x >= 0) return 1.0 / (1.0 + expNonPositive(-x));
+  double e = expNonPositive(x);
   return e / (1.0 + e);
 }
 
@@ -90,7 +117,7 @@ double sigmoid(double x) {
 /// operations (compiler/codegen/ActivationCodegen.cpp): keep the two in step.
 double sigmoidDerivative(const Coeffs& c, double x) {
   const size_t n = c.size() - 1;
-  const double u = std::exp(-std::fabs(x));
+  const double u = expNonPositive(-std::fabs(x));
   double sum = 0;
   for (size_t a = 0; a < c.size(); ++a) sum = sum * u + c[a];
   const double p = 1.0 + u;
@@ -110,7 +137,7 @@ double tanhDerivative(const Coeffs& c, int k, double x) {
 }
 
 double tanhOrder(int k, double x) {
-  return k == 0 ? std::tanh(x) : tanhDerivative(SigmoidPolynomials::instance().coeffs(k), k, x);
+  return k == 0 ? tanhFunction(x) : tanhDerivative(SigmoidPolynomials::instance().coeffs(k), k, x);
 }
 
 /// Physicists' Hermite polynomial: H_0 = 1, H_1 = 2x, H_{n+1} = 2x H_n - 2n H_{n-1}.
@@ -142,7 +169,7 @@ double minusOnePow(int k) { return k % 2 == 0 ? 1.0 : -1.0; }
 /// erf^(k)(x) = (2/√π) (-1)^(k-1) H_{k-1}(x) e^{-x²} for k >= 1 (Rodrigues' formula).
 double erfOrder(int k, double x) {
   if (k == 0) return std::erf(x);
-  double weight = std::exp(-x * x);
+  double weight = expNonPositive(-x * x);
   if (weight == 0) return 0;  // the exact limit; avoids inf · 0 when H overflows
   return 2.0 / std::sqrt(std::numbers::pi) * minusOnePow(k - 1) * hermiteH(k - 1, x) * weight;
 }
@@ -151,7 +178,7 @@ double erfOrder(int k, double x) {
 /// Φ^(j) = φ^(j-1) with φ^(m)(x) = (-1)^m He_m(x) φ(x).
 double normalCdfOrder(int j, double x) {
   if (j == 0) return 0.5 * std::erfc(-x / std::numbers::sqrt2);  // erfc keeps the left tail accurate
-  double phi = std::exp(-0.5 * x * x) / std::sqrt(2.0 * std::numbers::pi);
+  double phi = expNonPositive(-0.5 * x * x) / std::sqrt(2.0 * std::numbers::pi);
   if (phi == 0) return 0;
   return minusOnePow(j - 1) * hermiteHe(j - 1, x) * phi;
 }
@@ -165,7 +192,7 @@ double geluOrder(int k, double x) {
 
 /// softplus(x) = log(1 + e^x) = max(x, 0) + log1p(e^{-|x|}); softplus' = sigmoid.
 double softplusOrder(int k, double x) {
-  if (k == 0) return std::max(x, 0.0) + std::log1p(std::exp(-std::fabs(x)));
+  if (k == 0) return std::max(x, 0.0) + std::log1p(expNonPositive(-std::fabs(x)));
   return sigmoidOrder(k - 1, x);
 }
 
@@ -201,6 +228,27 @@ double step(double x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : 0.0); }
 double sign(double x) { return std::isnan(x) ? x : (x > 0 ? 1.0 : (x < 0 ? -1.0 : 0.0)); }
 
 }  // namespace
+
+double expNonPositive(double y) {
+  const double clamped = y < elementary::kExpFloor ? elementary::kExpFloor : y;  // NaN passes
+  const Reduced r = reduce(clamped);
+  const double k1 = r.k < -1022.0 ? -1022.0 : r.k;  // 2^k = 2^k1 · 2^(k − k1), both normal
+  const double value = ((1.0 + r.p) * powerOfTwo(k1)) * powerOfTwo(r.k - k1);
+  return y != y ? y : value;
+}
+
+double expm1NonPositive(double y) {
+  const double clamped = y < elementary::kExpm1Floor ? elementary::kExpm1Floor : y;
+  const Reduced r = reduce(clamped);
+  const double scale = powerOfTwo(r.k);
+  const double value = r.p * scale + (scale - 1.0);
+  return y != y ? y : value;
+}
+
+double tanhFunction(double x) {
+  const double m = expm1NonPositive(-2.0 * std::fabs(x));
+  return std::copysign(-m / (2.0 + m), x);
+}
 
 const std::vector<double>& sigmoidDerivativeCoefficients(int order) {
   if (order < 1) throw InternalError("sigmoidDerivativeCoefficients: order " + std::to_string(order) + " < 1");

@@ -26,6 +26,32 @@ double evalActivation(ir::Fn f, int order, double x);
 /// signed Eulerian numbers): the polynomials the JIT inlines for sigmoid, tanh and softplus.
 const std::vector<double>& sigmoidDerivativeCoefficients(int order);
 
+/// The library's own e^y and e^y − 1 for y ≤ 0, and tanh, written with +, −, ×, ÷, floor,
+/// copysign and bit operations only, so that the JIT emits them as vector code operation
+/// for operation (compiler/codegen/ActivationCodegen) instead of calling the C library
+/// lane by lane. Cody–Waite reduction y = k·ln 2 + r, |r| ≤ ln 2 / 2, then the degree-13
+/// Taylor polynomial p of e^r − 1 (first omitted term < 5e-18); e^y = (1 + p)·2^k (in two
+/// factors below 2^−1022, so that it underflows gracefully), e^y − 1 = p·2^k + (2^k − 1),
+/// and tanh x = sign(x)·(−m)/(2 + m) with m = e^{−2|x|} − 1. Within a few ulp of the C
+/// library (tests/unit/ActivationTest.cpp). NaN stays NaN; y below −746 gives 0 (e^y) and
+/// −1 (e^y − 1). Every exponential of the activations has a non-positive argument
+/// (e^{−|x|}, e^{−x²}) except exp itself, which stays the C library's.
+double expNonPositive(double y);
+double expm1NonPositive(double y);
+double tanhFunction(double x);
+
+/// The constants of expNonPositive, shared with the JIT.
+namespace elementary {
+inline constexpr double kInvLn2 = 0x1.71547652b82fep0;  // 1/ln 2
+inline constexpr double kLn2Hi = 0x1.62e42fee00000p-1;  // ln 2, upper 32 bits: k·kLn2Hi is exact
+inline constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;  // ln 2 − kLn2Hi
+inline constexpr double kExpFloor = -746.0;              // e^y rounds to 0 below
+inline constexpr double kExpm1Floor = -40.0;             // e^y − 1 rounds to −1 below
+inline constexpr int kTaylorDegree = 13;
+/// 1/i! for i = 1 .. kTaylorDegree.
+double taylorCoefficient(int i);
+}  // namespace elementary
+
 /// Applies evalActivation(f, order, ·) to n contiguous doubles (out may alias in).
 void applyActivation(ir::Fn f, int order, const double* in, double* out, size_t n);
 

@@ -1,8 +1,6 @@
 // The kernel-program evaluator: diagonal pairs first, then tiles of the lower triangle on a thread pool.
 #include "runtime/KernelEval.h"
 
-#include <sys/mman.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -12,6 +10,7 @@
 
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/GaussianExpectation.h"
+#include "runtime/Memory.h"
 #include "runtime/ThreadPool.h"
 
 namespace tp {
@@ -250,22 +249,6 @@ std::vector<bool> offDiagonalSlots(const passes::KernelProgram& program, const s
 
 namespace {
 
-/// n zeros. A large buffer is first reserved, untouched, and offered to the kernel
-/// for transparent huge pages (Linux, `madvise` mode): filling a 32 MB kernel matrix
-/// then takes 16 page faults instead of 8192 (measured: 17 ms → 6 ms on this machine).
-std::vector<double> zeros(size_t n) {
-  constexpr uintptr_t kHugePage = uintptr_t(1) << 21;
-  std::vector<double> v;
-  v.reserve(n);
-  uintptr_t begin = (reinterpret_cast<uintptr_t>(v.data()) + kHugePage - 1) & ~(kHugePage - 1);
-  uintptr_t end = reinterpret_cast<uintptr_t>(v.data() + n) & ~(kHugePage - 1);
-#ifdef MADV_HUGEPAGE
-  if (end > begin) madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);  // advice only
-#endif
-  v.resize(n, 0.0);
-  return v;
-}
-
 /// m[q][p] = t[p][q] for q < p, in blocks that stay in cache, bands of rows split over threads.
 void mirrorLowerTriangle(const std::vector<double>& t, std::vector<double>& m, size_t P, int threads) {
   constexpr size_t kBlock = 64;
@@ -289,7 +272,7 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
   KernelValues result;
   result.kernels.resize(wanted.size());
   parallelFor(options.threads, wanted.size(), [&](size_t begin, size_t end) {  // the first touch of memory is costly
-    for (size_t w = begin; w < end; ++w) result.kernels[w] = {P, zeros(P * P)};
+    for (size_t w = begin; w < end; ++w) result.kernels[w] = {P, hugePageZeros(P * P)};
   });
   if (P == 0) return result;
 
@@ -309,7 +292,7 @@ KernelValues evaluateKernels(const passes::KernelProgram& program, const std::ve
   //    triangle; K(B, A), when it is its own slot, to the lower triangle of a transposed matrix.
   std::vector<std::vector<double>> transposed(wanted.size());
   for (size_t w = 0; w < wanted.size(); ++w)
-    if (wanted[w].ba >= 0 && wanted[w].ba != wanted[w].ab) transposed[w] = zeros(P * P);
+    if (wanted[w].ba >= 0 && wanted[w].ba != wanted[w].ab) transposed[w] = hugePageZeros(P * P);
   // A compiled backend reads rows in vectors of `lanes`: the stride is rounded up to them.
   const size_t lanes = options.compiled ? std::max<size_t>(1, options.compiled->lanes) : 1;
   const size_t pairs = P * (P - 1) / 2, tile = (std::max<size_t>(1, options.tile) + lanes - 1) / lanes * lanes;

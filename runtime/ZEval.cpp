@@ -8,6 +8,7 @@
 
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/Activation.h"
+#include "runtime/Memory.h"
 #include "runtime/Quadrature.h"
 #include "runtime/Random.h"
 #include "runtime/ThreadPool.h"
@@ -21,7 +22,7 @@ Particles monteCarloParticles(const passes::ZProgram& z, size_t count, uint64_t 
   p.count = count;
   p.weights.assign(count, 1.0 / static_cast<double>(count));
   for (size_t b = 0; b < z.bases.size(); ++b) {
-    std::vector<double> draws(count);
+    std::vector<double> draws = hugePageZeros(count);
     fillNormal(streamSeed(seed, 0x5a, b), std::sqrt(z.bases[b].variance), draws.data(), count);
     p.bases.push_back(std::move(draws));
   }
@@ -146,7 +147,7 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
   std::vector<std::vector<double>> buffers(S);
   std::vector<std::vector<double>> pool;
   auto fresh = [&]() {
-    if (pool.empty()) return std::vector<double>(K);
+    if (pool.empty()) return hugePageZeros(K);
     std::vector<double> b = std::move(pool.back());
     pool.pop_back();
     return b;

@@ -14,7 +14,7 @@
 namespace tp::codegen {
 
 const std::vector<const char*>& libmFunctions() {
-  static const std::vector<const char*> names = {"tanh", "exp", "log", "log1p", "erf", "erfc", "sin", "cos", "pow"};
+  static const std::vector<const char*> names = {"exp", "log", "log1p", "erf", "erfc", "sin", "cos", "pow"};
   return names;
 }
 
@@ -60,7 +60,7 @@ public:
       case ir::Fn::Cos: return sinOrder(k % 4 + 1, x);
       case ir::Fn::Exp: return call("exp", x);
       case ir::Fn::Softplus:
-        if (k == 0) return ir_.CreateFAdd(max0(x), call("log1p", call("exp", ir_.CreateFNeg(fabs(x)))));
+        if (k == 0) return ir_.CreateFAdd(max0(x), call("log1p", expNonPositive(ir_.CreateFNeg(fabs(x)))));
         return sigmoidOrder(k - 1, x);
       case ir::Fn::Square:
         return k == 0 ? ir_.CreateFMul(x, x) : (k == 1 ? ir_.CreateFMul(c(2.0), x) : c(k == 2 ? 2.0 : 0.0));
@@ -88,10 +88,58 @@ private:
     return ir_.CreateSelect(isNan(x), x, s);
   }
 
+  /// 2^k for integral k in [−1022, 1023] (a double): powerOfTwo in Activation.cpp.
+  llvm::Value* powerOfTwo(llvm::Value* k) {
+    llvm::Type* bitsType = llvm::Type::getInt64Ty(ir_.getContext());
+    if (auto* v = llvm::dyn_cast<llvm::FixedVectorType>(type_)) bitsType = llvm::FixedVectorType::get(bitsType, v->getNumElements());
+    llvm::Value* bits = ir_.CreateBitCast(ir_.CreateFAdd(k, c(0x1p52 + 1023.0)), bitsType);
+    bits = ir_.CreateAnd(bits, llvm::ConstantInt::get(bitsType, (uint64_t(1) << 52) - 1));
+    return ir_.CreateBitCast(ir_.CreateShl(bits, llvm::ConstantInt::get(bitsType, 52)), type_);
+  }
+
+  /// reduce in Activation.cpp: k and p = e^r − 1 with y = k·ln 2 + r.
+  std::pair<llvm::Value*, llvm::Value*> reduce(llvm::Value* y) {
+    using namespace elementary;
+    llvm::Value* k = ir_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, ir_.CreateFAdd(ir_.CreateFMul(y, c(kInvLn2)), c(0.5)));
+    llvm::Value* r = ir_.CreateFSub(ir_.CreateFSub(y, ir_.CreateFMul(k, c(kLn2Hi))), ir_.CreateFMul(k, c(kLn2Lo)));
+    llvm::Value* p = c(taylorCoefficient(kTaylorDegree));
+    for (int i = kTaylorDegree - 1; i >= 1; --i) p = ir_.CreateFAdd(ir_.CreateFMul(p, r), c(taylorCoefficient(i)));
+    return {k, ir_.CreateFMul(p, r)};
+  }
+
+  /// y < floor ? floor : y (NaN passes), as in Activation.cpp.
+  llvm::Value* atLeast(llvm::Value* y, double floor) {
+    return ir_.CreateSelect(ir_.CreateFCmpOLT(y, c(floor)), c(floor), y);
+  }
+
+  /// expNonPositive: (1 + p)·2^k1·2^(k − k1), NaN kept.
+  llvm::Value* expNonPositive(llvm::Value* y) {
+    auto [k, p] = reduce(atLeast(y, elementary::kExpFloor));
+    llvm::Value* k1 = atLeast(k, -1022.0);
+    llvm::Value* value = ir_.CreateFMul(ir_.CreateFMul(ir_.CreateFAdd(c(1.0), p), powerOfTwo(k1)),
+                                        powerOfTwo(ir_.CreateFSub(k, k1)));
+    return ir_.CreateSelect(isNan(y), y, value);
+  }
+
+  /// expm1NonPositive: p·2^k + (2^k − 1), NaN kept.
+  llvm::Value* expm1NonPositive(llvm::Value* y) {
+    auto [k, p] = reduce(atLeast(y, elementary::kExpm1Floor));
+    llvm::Value* scale = powerOfTwo(k);
+    llvm::Value* value = ir_.CreateFAdd(ir_.CreateFMul(p, scale), ir_.CreateFSub(scale, c(1.0)));
+    return ir_.CreateSelect(isNan(y), y, value);
+  }
+
+  /// tanhFunction: copysign(−m/(2 + m), x), m = e^{−2|x|} − 1.
+  llvm::Value* tanhFunction(llvm::Value* x) {
+    llvm::Value* m = expm1NonPositive(ir_.CreateFMul(c(-2.0), fabs(x)));
+    llvm::Value* t = ir_.CreateFDiv(ir_.CreateFNeg(m), ir_.CreateFAdd(c(2.0), m));
+    return ir_.CreateBinaryIntrinsic(llvm::Intrinsic::copysign, t, x);
+  }
+
   /// sigmoidDerivative: (Σ_a c_a u^{n-a}) / (1+u)^n with u = e^{-|x|}, negated for x < 0 at odd n.
   llvm::Value* sigmoidDerivative(const std::vector<double>& coeffs, llvm::Value* x) {
     const size_t n = coeffs.size() - 1;
-    llvm::Value* u = call("exp", ir_.CreateFNeg(fabs(x)));
+    llvm::Value* u = expNonPositive(ir_.CreateFNeg(fabs(x)));
     llvm::Value* sum = c(0);
     for (double a : coeffs) sum = ir_.CreateFAdd(ir_.CreateFMul(sum, u), c(a));
     llvm::Value* p = ir_.CreateFAdd(c(1), u);
@@ -105,14 +153,14 @@ private:
   /// sigmoid: 1/(1+e^{-x}) for x ≥ 0, e^x/(1+e^x) below (both from u = e^{-|x|}).
   llvm::Value* sigmoidOrder(int k, llvm::Value* x) {
     if (k > 0) return sigmoidDerivative(sigmoidDerivativeCoefficients(k), x);
-    llvm::Value* u = call("exp", ir_.CreateFNeg(fabs(x)));
+    llvm::Value* u = expNonPositive(ir_.CreateFNeg(fabs(x)));
     llvm::Value* onePlus = ir_.CreateFAdd(c(1), u);
     return ir_.CreateSelect(ir_.CreateFCmpOGE(x, c(0)), ir_.CreateFDiv(c(1), onePlus), ir_.CreateFDiv(u, onePlus));
   }
 
   /// tanh^(k)(x) = 2^{k+1} σ^(k)(2x) (a power of two: the same rounding as ldexp).
   llvm::Value* tanhOrder(int k, llvm::Value* x) {
-    if (k == 0) return call("tanh", x);
+    if (k == 0) return tanhFunction(x);
     llvm::Value* s = sigmoidDerivative(sigmoidDerivativeCoefficients(k), ir_.CreateFMul(c(2.0), x));
     return ir_.CreateFMul(s, c(std::ldexp(1.0, k + 1)));
   }
@@ -146,7 +194,7 @@ private:
   /// erfOrder: (2/√π)(−1)^{k−1} H_{k−1}(x) e^{−x²}, 0 where the weight underflows.
   llvm::Value* erfOrder(int k, llvm::Value* x) {
     if (k == 0) return call("erf", x);
-    llvm::Value* weight = call("exp", ir_.CreateFMul(ir_.CreateFNeg(x), x));
+    llvm::Value* weight = expNonPositive(ir_.CreateFMul(ir_.CreateFNeg(x), x));
     llvm::Value* value = ir_.CreateFMul(
         ir_.CreateFMul(c(2.0 / std::sqrt(std::numbers::pi) * minusOnePow(k - 1)), hermiteH(k - 1, x)), weight);
     return ir_.CreateSelect(ir_.CreateFCmpOEQ(weight, c(0)), c(0), value);
@@ -155,7 +203,7 @@ private:
   /// normalCdfOrder: Φ = erfc(−x/√2)/2; Φ^(j) = (−1)^{j−1} He_{j−1}(x) φ(x), 0 where φ underflows.
   llvm::Value* normalCdfOrder(int j, llvm::Value* x) {
     if (j == 0) return ir_.CreateFMul(c(0.5), call("erfc", ir_.CreateFDiv(ir_.CreateFNeg(x), c(std::numbers::sqrt2))));
-    llvm::Value* phi = ir_.CreateFDiv(call("exp", ir_.CreateFMul(ir_.CreateFMul(c(-0.5), x), x)),
+    llvm::Value* phi = ir_.CreateFDiv(expNonPositive(ir_.CreateFMul(ir_.CreateFMul(c(-0.5), x), x)),
                                       c(std::sqrt(2.0 * std::numbers::pi)));
     llvm::Value* value = ir_.CreateFMul(ir_.CreateFMul(c(minusOnePow(j - 1)), hermiteHe(j - 1, x)), phi);
     return ir_.CreateSelect(ir_.CreateFCmpOEQ(phi, c(0)), c(0), value);

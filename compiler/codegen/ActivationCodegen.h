@@ -11,9 +11,11 @@ namespace tp::codegen {
 
 /// Emits evalActivation(f, order, x) inline, for x a double or a vector of doubles (lane by
 /// lane): the IEEE operations of runtime/Activation.cpp in the same order, so every lane
-/// equals the interpreter's value bit for bit. Transcendental functions are calls to the C
-/// library (tanh, exp, log1p, erf, erfc, sin, cos, log, pow: the names `libmFunctions`
-/// lists), one per lane; sqrt and fabs are LLVM intrinsics (correctly rounded, as in C).
+/// equals the interpreter's value bit for bit. tanh and every exponential of a non-positive
+/// argument (expNonPositive, expm1NonPositive) are vector code; the other transcendental
+/// functions are calls to the C library (exp, log1p, erf, erfc, sin, cos, log, pow: the
+/// names `libmFunctions` lists), one per lane; sqrt, fabs, floor and copysign are LLVM
+/// intrinsics (exact, as in C).
 llvm::Value* emitActivation(llvm::IRBuilder<>& ir, ir::Fn f, int order, llvm::Value* x);
 
 /// Calls the C library function `name` (arguments and result double) on every lane of its

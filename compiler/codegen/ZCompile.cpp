@@ -12,6 +12,7 @@
 
 #include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
+#include "runtime/Memory.h"
 #include "runtime/ThreadPool.h"
 
 namespace tp::codegen {
@@ -647,7 +648,8 @@ std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particle
   const size_t K = particles.count;
   const size_t chunks = (K + kMeanChunk - 1) / kMeanChunk;
   std::vector<double> scalar(z_.instrs.size(), 0.0);
-  std::vector<std::vector<double>> storage(plan_->bufferCount, std::vector<double>(K));
+  std::vector<std::vector<double>> storage;
+  for (size_t b = 0; b < plan_->bufferCount; ++b) storage.push_back(hugePageZeros(K));
   std::vector<double*> rows;
   for (auto& s : storage) rows.push_back(s.data());
   std::vector<const double*> bases;
