@@ -12,14 +12,9 @@
 #include <vector>
 
 #include "compiler/ir/Diagnostics.h"
+#include "runtime/Vectorize.h"
 
 namespace tp {
-
-double elementary::taylorCoefficient(int i) {
-  double f = 1;
-  for (int j = 2; j <= i; ++j) f *= j;  // exact up to 18!
-  return 1.0 / f;
-}
 
 namespace {
 
@@ -27,7 +22,7 @@ using Coeffs = std::vector<double>;
 
 /// 2^k for an integral k in [−1022, 1023] given as a double, from the bits: k + 2^52 + 1023
 /// holds k + 1023 in its low mantissa bits, which become the exponent field.
-double powerOfTwo(double k) {
+[[gnu::always_inline]] inline double powerOfTwo(double k) {
   const uint64_t biased = std::bit_cast<uint64_t>(k + (0x1p52 + 1023.0)) & ((uint64_t(1) << 52) - 1);
   return std::bit_cast<double>(biased << 52);
 }
@@ -36,12 +31,31 @@ double powerOfTwo(double k) {
 struct Reduced {
   double k, p;
 };
-Reduced reduce(double y) {
-  const double k = std::floor(y * elementary::kInvLn2 + 0.5);
-  const double r = (y - k * elementary::kLn2Hi) - k * elementary::kLn2Lo;
-  double p = elementary::taylorCoefficient(elementary::kTaylorDegree);
-  for (int i = elementary::kTaylorDegree - 1; i >= 1; --i) p = p * r + elementary::taylorCoefficient(i);
+[[gnu::always_inline]] inline Reduced reduce(double y) {
+  using namespace elementary;
+  const double k = std::floor(y * kInvLn2 + 0.5);
+  const double r = (y - k * kLn2Hi) - k * kLn2Lo;
+  double p = kTaylor[kTaylorDegree];
+  for (int i = kTaylorDegree - 1; i >= 1; --i) p = p * r + kTaylor[static_cast<size_t>(i)];
   return {k, p * r};
+}
+
+[[gnu::always_inline]] inline double expm1Inline(double y) {
+  const double clamped = y < elementary::kExpm1Floor ? elementary::kExpm1Floor : y;
+  const Reduced r = reduce(clamped);
+  const double scale = powerOfTwo(r.k);
+  const double value = r.p * scale + (scale - 1.0);
+  return y != y ? y : value;
+}
+
+[[gnu::always_inline]] inline double tanhInline(double x) {
+  const double m = expm1Inline(-2.0 * std::fabs(x));
+  return std::copysign(-m / (2.0 + m), x);
+}
+
+/// tanh over an array, in vector clones of tanhInline (the same operations in every lane).
+TPC_VECTOR_CLONES void tanhArray(const double* in, double* out, size_t n) {
+  for (size_t i = 0; i < n; ++i) out[i] = tanhInline(in[i]);
 }
 
 /// The derivatives of the sigmoid s = σ(x) (and through tanh(x) = 2σ(2x) - 1,
@@ -237,18 +251,9 @@ double expNonPositive(double y) {
   return y != y ? y : value;
 }
 
-double expm1NonPositive(double y) {
-  const double clamped = y < elementary::kExpm1Floor ? elementary::kExpm1Floor : y;
-  const Reduced r = reduce(clamped);
-  const double scale = powerOfTwo(r.k);
-  const double value = r.p * scale + (scale - 1.0);
-  return y != y ? y : value;
-}
+double expm1NonPositive(double y) { return expm1Inline(y); }
 
-double tanhFunction(double x) {
-  const double m = expm1NonPositive(-2.0 * std::fabs(x));
-  return std::copysign(-m / (2.0 + m), x);
-}
+double tanhFunction(double x) { return tanhInline(x); }
 
 const std::vector<double>& sigmoidDerivativeCoefficients(int order) {
   if (order < 1) throw InternalError("sigmoidDerivativeCoefficients: order " + std::to_string(order) + " < 1");
@@ -284,7 +289,9 @@ void applyActivation(ir::Fn f, int order, const double* in, double* out, size_t 
   // in[i] before writing out[i], so out == in is fine.
   const bool tanhPoly = f == ir::Fn::Tanh && order >= 1;
   const bool sigmoidPoly = (f == ir::Fn::Sigmoid && order >= 1) || (f == ir::Fn::Softplus && order >= 2);
-  if (tanhPoly) {
+  if (f == ir::Fn::Tanh && order == 0) {
+    tanhArray(in, out, n);
+  } else if (tanhPoly) {
     const Coeffs& c = SigmoidPolynomials::instance().coeffs(order);
     for (size_t i = 0; i < n; ++i) out[i] = tanhDerivative(c, order, in[i]);
   } else if (sigmoidPoly) {

@@ -1,6 +1,8 @@
 // The elementwise functions of the language and their exact derivatives of every order.
 #pragma once
 
+#include <array>
+
 #include <cstddef>
 #include <vector>
 
@@ -48,8 +50,16 @@ inline constexpr double kLn2Lo = 0x1.a39ef35793c76p-33;  // ln 2 − kLn2Hi
 inline constexpr double kExpFloor = -746.0;              // e^y rounds to 0 below
 inline constexpr double kExpm1Floor = -40.0;             // e^y − 1 rounds to −1 below
 inline constexpr int kTaylorDegree = 13;
-/// 1/i! for i = 1 .. kTaylorDegree.
-double taylorCoefficient(int i);
+/// 1/i! for i = 0 .. kTaylorDegree (rounded once: i! is exact in a double up to 18!).
+inline constexpr std::array<double, kTaylorDegree + 1> kTaylor = [] {
+  std::array<double, kTaylorDegree + 1> c{};
+  double factorial = 1;
+  for (int i = 0; i <= kTaylorDegree; ++i) {
+    if (i > 0) factorial *= i;
+    c[static_cast<size_t>(i)] = 1.0 / factorial;
+  }
+  return c;
+}();
 }  // namespace elementary
 
 /// Applies evalActivation(f, order, ·) to n contiguous doubles (out may alias in).

@@ -102,8 +102,8 @@ private:
     using namespace elementary;
     llvm::Value* k = ir_.CreateUnaryIntrinsic(llvm::Intrinsic::floor, ir_.CreateFAdd(ir_.CreateFMul(y, c(kInvLn2)), c(0.5)));
     llvm::Value* r = ir_.CreateFSub(ir_.CreateFSub(y, ir_.CreateFMul(k, c(kLn2Hi))), ir_.CreateFMul(k, c(kLn2Lo)));
-    llvm::Value* p = c(taylorCoefficient(kTaylorDegree));
-    for (int i = kTaylorDegree - 1; i >= 1; --i) p = ir_.CreateFAdd(ir_.CreateFMul(p, r), c(taylorCoefficient(i)));
+    llvm::Value* p = c(kTaylor[kTaylorDegree]);
+    for (int i = kTaylorDegree - 1; i >= 1; --i) p = ir_.CreateFAdd(ir_.CreateFMul(p, r), c(kTaylor[static_cast<size_t>(i)]));
     return {k, ir_.CreateFMul(p, r)};
   }
 
