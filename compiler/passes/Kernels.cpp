@@ -837,7 +837,9 @@ private:
     Accumulator acc;
     ValueId seedValue = ir::kNoValue;
     std::map<std::string, std::string> verdict;
-    for (const auto& [param, update] : p_.updates) {
+    for (const auto& entry : p_.updates) {
+      const std::string& param = entry.first;
+      const ValueId update = entry.second;  // not a structured binding: lambdas below capture it
       const ir::Exponents& e = ex(param);
       const Rational scaleExp = -e.c - 2 * e.a;
       const Form& upd = operand(p_.at(update), 1);

@@ -1,0 +1,7 @@
+// libFuzzer entry point for tp::fuzz::frontend (fuzz/Targets.h); built by scripts/fuzz.sh.
+#include "fuzz/Targets.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  tp::fuzz::frontend(data, size);
+  return 0;
+}
