@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <cmath>
 #include <iomanip>
@@ -136,14 +137,32 @@ passes::Schedule schedule(const Options& o, const ir::Program& program, const Da
   return s;
 }
 
+/// This machine's memory in bytes; TPC_MEMORY_BYTES replaces it (for tests of the refusals).
+double machineMemoryBytes() {
+  if (const char* forced = std::getenv("TPC_MEMORY_BYTES")) return std::strtod(forced, nullptr);
+  return static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
+}
+
+/// Refuses, before the work starts, a request that needs more than 60% of the machine's
+/// memory (the rest is left to the program, the JIT and the system): "OPTION: REQUEST needs
+/// X GB for WHAT, more than 60% of this machine's Y GB: REMEDY" (by default "choose a
+/// smaller OPTION").
+void refuseBeyondMemory(double bytes, const std::string& option, const std::string& request, const std::string& what,
+                        const std::string& remedy = "") {
+  double physical = machineMemoryBytes();
+  auto gb = [](double b) {
+    std::ostringstream s;
+    s << std::setprecision(b < 10e9 ? 2 : 3) << b / 1e9;
+    return s.str();
+  };
+  if (bytes > 0.6 * physical)
+    throw UsageError(option + ": " + request + " needs " + gb(bytes) + " GB for " + what + ", more than 60% of this machine's " +
+                     gb(physical) + " GB: " + (remedy.empty() ? "choose a smaller " + option : remedy));
+}
+
 /// Refuses a width whose dense params would not fit in memory (with room for the rest).
 void refuseWidthBeyondMemory(const ir::Program& program, int width, const std::string& option) {
-  double bytes = paramBytes(program, width);
-  double physical = static_cast<double>(sysconf(_SC_PHYS_PAGES)) * static_cast<double>(sysconf(_SC_PAGE_SIZE));
-  if (bytes > 0.6 * physical)
-    throw UsageError(option + ": width " + std::to_string(width) + " needs " +
-                     std::to_string(static_cast<long>(bytes / 1e9)) + " GB for the params, more than 60% of this machine's " +
-                     std::to_string(static_cast<long>(physical / 1e9)) + " GB: choose a smaller " + option);
+  refuseBeyondMemory(paramBytes(program, width), option, "width " + std::to_string(width), "the params");
 }
 
 // ---- Subcommands -------------------------------------------------------------
@@ -535,6 +554,23 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
       std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
                 << (kParticleMemoryBytes >> 30) << " GiB; using " << fo.samples << " (pass --samples to choose)\n";
   }
+  // Particle memory: per particle, the stored values, the base Gaussians and the weight. Monte
+  // Carlo's group runs (K/16 particles each) overlap the full run on the other threads;
+  // quadrature keeps its fine rule while the coarse one (2/3 the order) runs.
+  {
+    const double values = double(compiled ? compiled->buffers() : peakParticleBuffers(z)) + double(z.bases.size()) + 1;
+    const std::string what = "the particles (" + std::to_string(static_cast<long>(values)) +
+                             " stored values, base Gaussians and weights per particle, 8 bytes each)";
+    if (fo.method == "montecarlo") {
+      double overlap = 1 + std::min(15.0, double(std::max(o.threads, 1) - 1)) / 16;
+      refuseBeyondMemory(8 * values * double(fo.samples) * overlap, "--samples", "K = " + std::to_string(fo.samples), what);
+    } else if (fo.method == "quadrature") {
+      double d = double(z.bases.size());
+      double particles = std::pow(double(fo.order), d) + std::pow(double(std::max(1, 2 * fo.order / 3)), d);
+      refuseBeyondMemory(8 * values * particles, "--order", "order " + std::to_string(fo.order) + " over " +
+                         std::to_string(z.bases.size()) + " base Gaussians", what);
+    }
+  }
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
   if (!o.json.empty()) {
@@ -612,6 +648,16 @@ int cmdLimit(const Options& o) {
     d.nngpDiverges = true;
   }
   double passesMs = prep.passesMs + msSince(passStart);
+  // The kernel matrices over the training and evaluation examples together (K(B, A) twice
+  // where it is a slot of its own).
+  if (!d.nngpDiverges) {
+    const double P = double(prep.data.train.count + prep.data.eval.count);
+    double matrices = 0;
+    for (const passes::KernelEntry& e : kernelEntries(d)) matrices += (e.ba >= 0 && e.ba != e.ab) ? 2 : 1;
+    refuseBeyondMemory(8 * P * P * matrices, "--data", std::to_string(static_cast<long>(P)) + " examples",
+                       std::to_string(static_cast<long>(matrices)) + " kernel matrices of P×P doubles",
+                       "use fewer training or evaluation examples");
+  }
   KernelLimitOptions ko;
   ko.eval.order = o.order;
   ko.eval.threads = o.threads;

@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <string>
+#include <vector>
 #include <map>
 #include <sstream>
 #include <sys/wait.h>
@@ -358,6 +361,44 @@ TEST(Cli, CompileRefusesKernelRegimesAndLeavesNoPartialFile) {
   for (const char* fn : {"@tpc_limit(", "@tpc_limit_bases(", "@tpc_limit_base_variance(", "@tpc_limit_results(",
                          "@tpc_limit_result_name("})
     EXPECT_NE(text.find(fn), std::string::npos) << fn;
+}
+
+}  // namespace
+}  // namespace tp
+
+namespace tp {
+namespace {
+
+TEST(Cli, LimitRefusesRequestsBeyondMemoryUpFront) {
+  // TPC_MEMORY_BYTES stands in for the machine's memory. Each request is refused before any
+  // evaluation (exit 2), with the estimate and the option to change, and leaves no report.
+  const std::string report = ::testing::TempDir() + "/refused.json";
+  struct Case {
+    std::string memory, args, expected;
+  };
+  const std::vector<Case> cases = {
+      {"1e9", "programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 3 --method montecarlo "
+              "--samples 1000000", "choose a smaller --samples"},
+      {"1e9", "programs/mlp1_tanh.tp --param mup --data programs/data/mlp1_tanh.json --steps 2 --method quadrature "
+              "--order 200", "choose a smaller --order"},
+      {"100", "programs/mlp2_tanh.tp --param ntk --data programs/data/mlp2_tanh.json --steps 3",
+       "use fewer training or evaluation examples"},
+  };
+  for (const Case& c : cases) {
+    std::filesystem::remove(report);
+    ::setenv("TPC_MEMORY_BYTES", c.memory.c_str(), 1);
+    auto r = test::runTpc("limit " + c.args + " --json " + report);
+    ::unsetenv("TPC_MEMORY_BYTES");
+    EXPECT_EQ(r.exitCode, 2) << r.out;
+    EXPECT_NE(r.out.find("GB for"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find("more than 60% of this machine's"), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
+    EXPECT_FALSE(std::filesystem::exists(report)) << c.args;
+  }
+  // With the machine's real memory the same Monte Carlo request at a sensible size runs.
+  auto ok = test::runTpc("limit programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 "
+                         "--method montecarlo --samples 4096 --json " + report);
+  EXPECT_EQ(ok.exitCode, 0) << ok.out;
 }
 
 }  // namespace
