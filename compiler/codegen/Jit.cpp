@@ -27,6 +27,7 @@
 #include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
 #include "runtime/ThreadPool.h"
+#include "runtime/Interrupt.h"
 #include "runtime/KernelEval.h"
 
 namespace tp::codegen {
@@ -197,6 +198,7 @@ std::string Jit::writeModule(ModuleBuilder built, const std::string& path) const
   optimise(*built.module);
   // Written next to `path` and renamed into place: no partial file on failure.
   const std::string partial = path + ".partial";
+  PendingOutput pending(partial);  // Ctrl-C while writing removes it
   std::error_code failed;
   llvm::raw_fd_ostream out(partial, failed);
   if (failed) return "cannot write " + path + ": " + failed.message();

@@ -24,6 +24,7 @@
 #include "compiler/codegen/ZCompile.h"
 #include "frontend/Parser.h"
 #include "runtime/Dataset.h"
+#include "runtime/Interrupt.h"
 #include "runtime/KernelLimit.h"
 #include "runtime/Simulator.h"
 #include "runtime/ZEval.h"
@@ -871,6 +872,7 @@ int runMain(int argc, char** argv) {
   cc->add_option("--tolerance", o.tolerance, "largest |fitted − derived| that passes (default 1/4: half the spacing of exponents that are multiples of 1/2)")
       ->check(CLI::Range(0.0, 10.0));
 
+  installInterruptHandlers();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

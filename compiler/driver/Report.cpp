@@ -1,5 +1,6 @@
 // JSON reports: numbers that may diverge, the common header, simulation results, atomic writes.
 #include "compiler/driver/Report.h"
+#include "runtime/Interrupt.h"
 
 #include <cmath>
 #include <cstdio>
@@ -111,6 +112,7 @@ void writeReport(const nlohmann::json& report, const std::string& path) {
     return;
   }
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  PendingOutput pending(tmp);  // Ctrl-C while writing removes it
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) throw UserError("cannot write the report to '" + path + "'");
