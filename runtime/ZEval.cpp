@@ -127,7 +127,16 @@ double scalarInstruction(const ZInstr& ins, const std::vector<double>& scalar, c
   throw InternalError("scalarInstruction: not a scalar instruction");
 }
 
-std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar) {
+std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar,
+                                              ZFault* fault) {
+  if (fault) {
+    *fault = {};
+    for (size_t i = 0; i < z.instrs.size(); ++i)
+      if (!z.instrs[i].particle && !std::isfinite(scalar[i])) {
+        *fault = {static_cast<int>(i), scalar[i]};
+        break;
+      }
+  }
   std::vector<std::vector<double>> results;
   for (const passes::ZResult& r : z.results) {
     std::vector<double> coords;
@@ -140,7 +149,8 @@ std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const s
   return results;
 }
 
-std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles, const Dataset& data) {
+std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles, const Dataset& data,
+                                             ZFault* fault) {
   const size_t K = particles.count, S = z.instrs.size();
   std::vector<size_t> last = lastUses(z);
   std::vector<double> scalar(S, 0.0);
@@ -202,7 +212,7 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
       if (last[static_cast<size_t>(o)] == i && !buffers[static_cast<size_t>(o)].empty())
         pool.push_back(std::move(buffers[static_cast<size_t>(o)]));
   }
-  return resultValues(z, scalar);
+  return resultValues(z, scalar, fault);
 }
 
 namespace {
@@ -285,14 +295,14 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                                 const FeatureLimitOptions& options) {
   FeatureLimitResult out;
   out.method = options.method;
-  auto runZ = [&](const Particles& particles) {
-    return options.runner ? options.runner(particles, data) : runZProgram(z, particles, data);
+  auto runZ = [&](const Particles& particles, ZFault* fault = nullptr) {
+    return options.runner ? options.runner(particles, data, fault) : runZProgram(z, particles, data, fault);
   };
   if (options.method == "quadrature") {
     Particles fine = quadratureParticles(z, options.order, options.maxParticles);
     int coarseOrder = std::max(1, 2 * options.order / 3);
     Particles coarse = quadratureParticles(z, coarseOrder, options.maxParticles);
-    auto values = runZ(fine), rough = runZ(coarse);
+    auto values = runZ(fine, &out.fault), rough = runZ(coarse);
     for (size_t i = 0; i < values.size(); ++i)
       for (size_t k = 0; k < values[i].size(); ++k)
         if (std::isfinite(values[i][k])) out.quadratureError = std::max(out.quadratureError, std::fabs(values[i][k] - rough[i][k]));
@@ -309,7 +319,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                       " of the Gaussian fields); use montecarlo or quadrature");
     Particles rule = exactParticles(z);
     out.particles = rule.count;
-    out.steps = summarise(z, netsor, data, runZ(rule), nullptr);
+    out.steps = summarise(z, netsor, data, runZ(rule, &out.fault), nullptr);
     return out;
   }
   if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);
@@ -333,7 +343,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   const size_t workers = static_cast<size_t>(std::max(1, std::min(options.threads, 1 + static_cast<int>(kGroups))));
   parallelFor(static_cast<int>(workers), workers, [&](size_t begin, size_t end) {
     for (size_t w = begin; w < end; ++w) {
-      if (w == 0) values = runZ(all);
+      if (w == 0) values = runZ(all, &out.fault);
       if (workers == 1 || w > 0)
         for (size_t g = workers == 1 ? 0 : w - 1; g < kGroups; g += workers == 1 ? 1 : workers - 1) groups[g] = group(g);
     }

@@ -46,15 +46,25 @@ double chunkSum(const double* weights, const double* x, size_t begin, size_t end
 /// The value of a scalar instruction other than Mean, from the scalars before it.
 double scalarInstruction(const passes::ZInstr& ins, const std::vector<double>& scalar, const Dataset& data);
 
-/// The value of every result coordinate from the program's scalars (0 vanishing, +inf diverging).
-std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar);
+/// The first scalar instruction of a run (in program order, which is an order of
+/// computation) whose value is not finite: where an overflow or a NaN entered. Both
+/// backends compute the same scalars, so they name the same instruction.
+struct ZFault {
+  int instruction = -1;  // −1: every scalar is finite
+  double value = 0;      // ±inf or NaN
+};
+
+/// The value of every result coordinate from the program's scalars (0 vanishing, +inf
+/// diverging); with `fault`, also the first non-finite scalar.
+std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar,
+                                              ZFault* fault = nullptr);
 
 /// Runs the Z-program once over `particles` (instruction by instruction, each
 /// particle instruction a loop over the particles, buffers freed after their
 /// last use) and returns the value of every result coordinate, in the order of
 /// `z.results` (0 for a vanishing one, +inf for a diverging one).
 std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles,
-                                             const Dataset& data);
+                                             const Dataset& data, ZFault* fault = nullptr);
 
 /// The largest number of particle buffers live at once in runZProgram: with the base
 /// Gaussians' own storage, its memory is (that + bases) · 8 · K bytes.
@@ -77,7 +87,7 @@ SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor,
 
 /// Runs a Z-program over particles; empty: the interpreter (runZProgram). The JIT
 /// backend (jit/ZCompile) plugs in here.
-using ZRunner = std::function<std::vector<std::vector<double>>(const Particles&, const Dataset&)>;
+using ZRunner = std::function<std::vector<std::vector<double>>(const Particles&, const Dataset&, ZFault*)>;
 
 struct FeatureLimitOptions {
   std::string method = "quadrature";  // "exact", "quadrature" or "montecarlo"
@@ -97,6 +107,7 @@ struct FeatureLimitResult {
   /// of the error of the coarser rule, so a bound for the finer one when it converges).
   double quadratureError = 0;
   std::vector<StepSummary> steps;  // means; variance 0 (the limit is deterministic); stderr (Monte Carlo)
+  ZFault fault;                    // of the run over all particles (the fine rule for quadrature)
 };
 
 /// The limit's outputs and losses at every step t = 0..T: exact (a program that

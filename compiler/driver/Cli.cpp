@@ -499,6 +499,36 @@ void printLimit(const Options& o, const ir::Parametrization& pz, const passes::C
   }
 }
 
+/// The report of a numeric fault of a stable limit (null when every number is finite): the
+/// first expectation or scalar whose value left the doubles — its kind, the step, the program
+/// value it belongs to and where that was written — and what to do about it.
+nlohmann::json numericFault(const Options& o, const passes::ZProgram& z, const ir::Program& netsor, const ZFault& f) {
+  if (f.instruction < 0) return nullptr;
+  const passes::ZInstr& ins = z.instrs[static_cast<size_t>(f.instruction)];
+  const bool overflow = std::isinf(f.value);
+  nlohmann::json j = {{"kind", overflow ? "overflow" : "nan"}, {"value", number(f.value)}};
+  std::string what = ins.kind == passes::ZInstr::Kind::Mean ? "an expectation" : "a scalar";
+  std::string where;
+  if (ins.origin != ir::kNoValue) {
+    const ir::Value& v = netsor.at(ins.origin);
+    if (v.step >= 0) j["step"] = v.step;
+    if (!v.label.empty()) {
+      j["value_name"] = v.label;
+      what += " in '" + v.label + "'";
+    }
+    if (v.loc.known()) {
+      j["location"] = o.file + ":" + std::to_string(v.loc.line) + ":" + std::to_string(v.loc.col);
+      where = " (" + j["location"].get<std::string>() + ")";
+    }
+    if (v.step >= 0) what += " at step " + std::to_string(v.step);
+  }
+  j["message"] = "numeric fault: " + what + where + (overflow ? " overflowed to " : " became ") +
+                 j["value"].get<std::string>() + ", and every later value computed from it is inf or nan. " +
+                 "The parametrization is stable, so the limit is finite; its numbers exceed double precision " +
+                 "with these hyperparameters: try a smaller learning rate (--set) or fewer steps";
+  return j;
+}
+
 /// The feature-learning limit: the Z-program evaluated by quadrature or Monte Carlo.
 int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   Prepared prep = prepare(o, "netsor");
@@ -541,8 +571,8 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   if (o.backend == "jit") {
     session = std::make_unique<codegen::Jit>();
     compiled = std::make_unique<codegen::CompiledZProgram>(z, *session, o.threads);
-    fo.runner = [&](const Particles& particles, const Dataset& data) {
-      return compiled->run(particles, data, o.threads);
+    fo.runner = [&](const Particles& particles, const Dataset& data, ZFault* fault) {
+      return compiled->run(particles, data, o.threads, fault);
     };
   }
   double jitMs = msSince(jitStart);
@@ -574,6 +604,8 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   }
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
+  nlohmann::json fault = numericFault(o, z, prep.staged, r.fault);
+  if (!fault.is_null()) std::cerr << "tpc: warning: " << fault["message"].get<std::string>() << "\n";
   if (!o.json.empty()) {
     nlohmann::json report = reportHeader(program);
     report["parametrization"] = ir::toJson(pz, program);
@@ -604,6 +636,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
         limit["pilot_stderr"] = number(choice.pilotStderr);
       }
     }
+    if (!fault.is_null()) limit["numeric_fault"] = fault;
     report["limit"] = limit;
     report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"jit_ms", jitMs}, {"eval_ms", evalMs}};
     writeReport(report, o.json);

@@ -403,3 +403,36 @@ TEST(Cli, LimitRefusesRequestsBeyondMemoryUpFront) {
 
 }  // namespace
 }  // namespace tp
+
+namespace tp {
+namespace {
+
+TEST(Cli, ANumericFaultOfTheLimitIsReportedWithItsPlace) {
+  // lr = 1e200 under μP: the limit exists (a stable parametrization) but f_1 ≈ 1e197, so the
+  // step-1 loss (f − y)² overflows. Both backends name the same first non-finite quantity, the
+  // report keeps "inf"/"nan" as strings, and the run succeeds (a result, not an error).
+  for (const char* backend : {"jit", "interp"}) {
+    auto r = test::runTpc("limit programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 3 "
+                          "--set lr=1e200 --method montecarlo --samples 4096 --json - --backend " +
+                              std::string(backend),
+                          false);
+    ASSERT_EQ(r.exitCode, 0) << r.out;
+    nlohmann::json limit = nlohmann::json::parse(r.out)["limit"];
+    ASSERT_TRUE(limit.contains("numeric_fault")) << backend;
+    const nlohmann::json& f = limit["numeric_fault"];
+    EXPECT_EQ(f["kind"], "overflow");
+    EXPECT_EQ(f["value"], "inf");
+    EXPECT_EQ(f["step"], 1);
+    EXPECT_EQ(f["location"].get<std::string>().rfind("programs/mlp2_tanh.tp:", 0), 0u) << f;
+    EXPECT_NE(f["message"].get<std::string>().find("smaller learning rate"), std::string::npos);
+    EXPECT_EQ(limit["steps"][1]["loss"], "inf");
+    EXPECT_EQ(limit["steps"][3]["outputs"]["f"][0], "nan");
+  }
+  // A healthy run has no fault.
+  nlohmann::json ok = limitReport("programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 "
+                                  "--method montecarlo --samples 4096");
+  EXPECT_FALSE(ok.contains("numeric_fault"));
+}
+
+}  // namespace
+}  // namespace tp
