@@ -111,8 +111,10 @@ private:
 using Matrix = std::vector<std::vector<double>>;
 
 /// Lower Cholesky factor of a positive semi-definite matrix; a pivot below
-/// 1e-13 of the largest diagonal entry is a zero direction (its column is 0).
-Matrix cholesky(const Matrix& a) {
+/// kCholeskyTolerance of the largest diagonal entry is a zero direction (its column is 0,
+/// counted in `dropped`): a singular or slightly indefinite covariance gets a factor of
+/// its positive part instead of a NaN.
+Matrix cholesky(const Matrix& a, int* dropped = nullptr) {
   size_t n = a.size();
   double scale = 0;
   for (size_t i = 0; i < n; ++i) scale = std::max(scale, a[i][i]);
@@ -120,7 +122,10 @@ Matrix cholesky(const Matrix& a) {
   for (size_t j = 0; j < n; ++j) {
     double d = a[j][j];
     for (size_t k = 0; k < j; ++k) d -= l[j][k] * l[j][k];
-    if (d <= 1e-13 * scale) continue;
+    if (d <= kCholeskyTolerance * scale) {
+      if (dropped) ++*dropped;
+      continue;
+    }
     l[j][j] = std::sqrt(d);
     for (size_t i = j + 1; i < n; ++i) {
       double s = a[i][j];
@@ -159,7 +164,7 @@ public:
     } else {
       r.method = "montecarlo";
       r.samples = options_.samples;
-      Matrix l = cholesky(sigma);
+      Matrix l = cholesky(sigma, &r.droppedDirections);
       Rng rng(streamSeed(options_.seed, 0x6b65726e656cULL));
       std::vector<std::vector<double>> draws;
       for (int s = 0; s < options_.samples; ++s) {

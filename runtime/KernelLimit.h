@@ -51,7 +51,13 @@ struct KernelLimitResult {
   std::vector<StepSummary> steps;
   KernelMatrices evalKernels;  // on the evaluation examples
   double quadratureError = 0;
+  /// "montecarlo": directions of the NNGP over all examples with no variance (duplicate or
+  /// collinear examples), dropped by the pivoted Cholesky factor f_0 is drawn with.
+  int droppedDirections = 0;
 };
+
+/// A Cholesky pivot below this fraction of the largest variance is a zero direction.
+inline constexpr double kCholeskyTolerance = 1e-13;
 
 /// Evaluates f_{t+1}(x) = f_t(x) − (1/|B_t|) Σ_{x' ∈ B_t} K(x, x') s(f_t(x'), x')
 /// for t < steps on the training and evaluation examples (LANGUAGE.md's data

@@ -128,14 +128,19 @@ double scalarInstruction(const ZInstr& ins, const std::vector<double>& scalar, c
 }
 
 std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar,
-                                              ZFault* fault) {
-  if (fault) {
-    *fault = {};
-    for (size_t i = 0; i < z.instrs.size(); ++i)
-      if (!z.instrs[i].particle && !std::isfinite(scalar[i])) {
-        *fault = {static_cast<int>(i), scalar[i]};
-        break;
+                                              ZHealth* health) {
+  if (health) {
+    *health = {};
+    for (size_t i = 0; i < z.instrs.size(); ++i) {
+      const ZInstr& ins = z.instrs[i];
+      if (ins.particle) continue;
+      if (health->instruction < 0 && !std::isfinite(scalar[i])) {
+        health->instruction = static_cast<int>(i);
+        health->value = scalar[i];
       }
+      // A Gram–Schmidt step emits the length (^1/2) and its inverse (^−1/2): count the length.
+      if (ins.kind == ZInstr::Kind::Pivot && ins.value > 0 && scalar[i] == 0) ++health->droppedFields;
+    }
   }
   std::vector<std::vector<double>> results;
   for (const passes::ZResult& r : z.results) {
@@ -150,7 +155,7 @@ std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const s
 }
 
 std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles, const Dataset& data,
-                                             ZFault* fault) {
+                                             ZHealth* health) {
   const size_t K = particles.count, S = z.instrs.size();
   std::vector<size_t> last = lastUses(z);
   std::vector<double> scalar(S, 0.0);
@@ -212,7 +217,7 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
       if (last[static_cast<size_t>(o)] == i && !buffers[static_cast<size_t>(o)].empty())
         pool.push_back(std::move(buffers[static_cast<size_t>(o)]));
   }
-  return resultValues(z, scalar, fault);
+  return resultValues(z, scalar, health);
 }
 
 namespace {
@@ -295,14 +300,14 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                                 const FeatureLimitOptions& options) {
   FeatureLimitResult out;
   out.method = options.method;
-  auto runZ = [&](const Particles& particles, ZFault* fault = nullptr) {
-    return options.runner ? options.runner(particles, data, fault) : runZProgram(z, particles, data, fault);
+  auto runZ = [&](const Particles& particles, ZHealth* health = nullptr) {
+    return options.runner ? options.runner(particles, data, health) : runZProgram(z, particles, data, health);
   };
   if (options.method == "quadrature") {
     Particles fine = quadratureParticles(z, options.order, options.maxParticles);
     int coarseOrder = std::max(1, 2 * options.order / 3);
     Particles coarse = quadratureParticles(z, coarseOrder, options.maxParticles);
-    auto values = runZ(fine, &out.fault), rough = runZ(coarse);
+    auto values = runZ(fine, &out.health), rough = runZ(coarse);
     for (size_t i = 0; i < values.size(); ++i)
       for (size_t k = 0; k < values[i].size(); ++k)
         if (std::isfinite(values[i][k])) out.quadratureError = std::max(out.quadratureError, std::fabs(values[i][k] - rough[i][k]));
@@ -319,7 +324,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                       " of the Gaussian fields); use montecarlo or quadrature");
     Particles rule = exactParticles(z);
     out.particles = rule.count;
-    out.steps = summarise(z, netsor, data, runZ(rule, &out.fault), nullptr);
+    out.steps = summarise(z, netsor, data, runZ(rule, &out.health), nullptr);
     return out;
   }
   if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);
@@ -343,7 +348,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   const size_t workers = static_cast<size_t>(std::max(1, std::min(options.threads, 1 + static_cast<int>(kGroups))));
   parallelFor(static_cast<int>(workers), workers, [&](size_t begin, size_t end) {
     for (size_t w = begin; w < end; ++w) {
-      if (w == 0) values = runZ(all, &out.fault);
+      if (w == 0) values = runZ(all, &out.health);
       if (workers == 1 || w > 0)
         for (size_t g = workers == 1 ? 0 : w - 1; g < kGroups; g += workers == 1 ? 1 : workers - 1) groups[g] = group(g);
     }

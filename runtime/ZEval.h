@@ -46,25 +46,30 @@ double chunkSum(const double* weights, const double* x, size_t begin, size_t end
 /// The value of a scalar instruction other than Mean, from the scalars before it.
 double scalarInstruction(const passes::ZInstr& ins, const std::vector<double>& scalar, const Dataset& data);
 
-/// The first scalar instruction of a run (in program order, which is an order of
-/// computation) whose value is not finite: where an overflow or a NaN entered. Both
-/// backends compute the same scalars, so they name the same instruction.
-struct ZFault {
-  int instruction = -1;  // −1: every scalar is finite
-  double value = 0;      // ±inf or NaN
+/// What a run's scalars say about its numerics; both backends compute the same scalars, so
+/// they report the same.
+struct ZHealth {
+  /// The first scalar instruction (in program order, an order of computation) whose value
+  /// is not finite — where an overflow or a NaN entered — and that value; −1: all finite.
+  int instruction = -1;
+  double value = 0;
+  /// Gram–Schmidt steps (Pivot) that found a direction already spanned, to the tolerance
+  /// kPivotTolerance, and created no new Gaussian field: the Z-program's pseudo-inverse of a
+  /// singular covariance.
+  int droppedFields = 0;
 };
 
 /// The value of every result coordinate from the program's scalars (0 vanishing, +inf
-/// diverging); with `fault`, also the first non-finite scalar.
+/// diverging); with `health`, what the scalars say about the run.
 std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const std::vector<double>& scalar,
-                                              ZFault* fault = nullptr);
+                                              ZHealth* health = nullptr);
 
 /// Runs the Z-program once over `particles` (instruction by instruction, each
 /// particle instruction a loop over the particles, buffers freed after their
 /// last use) and returns the value of every result coordinate, in the order of
 /// `z.results` (0 for a vanishing one, +inf for a diverging one).
 std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Particles& particles,
-                                             const Dataset& data, ZFault* fault = nullptr);
+                                             const Dataset& data, ZHealth* health = nullptr);
 
 /// The largest number of particle buffers live at once in runZProgram: with the base
 /// Gaussians' own storage, its memory is (that + bases) · 8 · K bytes.
@@ -87,7 +92,7 @@ SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor,
 
 /// Runs a Z-program over particles; empty: the interpreter (runZProgram). The JIT
 /// backend (jit/ZCompile) plugs in here.
-using ZRunner = std::function<std::vector<std::vector<double>>(const Particles&, const Dataset&, ZFault*)>;
+using ZRunner = std::function<std::vector<std::vector<double>>(const Particles&, const Dataset&, ZHealth*)>;
 
 struct FeatureLimitOptions {
   std::string method = "quadrature";  // "exact", "quadrature" or "montecarlo"
@@ -107,7 +112,7 @@ struct FeatureLimitResult {
   /// of the error of the coarser rule, so a bound for the finer one when it converges).
   double quadratureError = 0;
   std::vector<StepSummary> steps;  // means; variance 0 (the limit is deterministic); stderr (Monte Carlo)
-  ZFault fault;                    // of the run over all particles (the fine rule for quadrature)
+  ZHealth health;  // of the run over all particles (the fine rule for quadrature)
 };
 
 /// The limit's outputs and losses at every step t = 0..T: exact (a program that

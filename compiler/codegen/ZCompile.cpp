@@ -644,7 +644,7 @@ size_t CompiledZProgram::pieces() const { return plan_->pieces; }
 size_t CompiledZProgram::shapes() const { return plan_->shapes.size(); }
 
 std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particles, const Dataset& data, int threads,
-                                                       ZFault* fault) const {
+                                                       ZHealth* health) const {
   const size_t K = particles.count;
   const size_t chunks = (K + kMeanChunk - 1) / kMeanChunk;
   std::vector<double> scalar(z_.instrs.size(), 0.0);
@@ -678,7 +678,7 @@ std::vector<std::vector<double>> CompiledZProgram::run(const Particles& particle
       scalar[static_cast<size_t>(pass.means[j])] = total;
     }
   }
-  return resultValues(z_, scalar, fault);
+  return resultValues(z_, scalar, health);
 }
 
 }  // namespace tp::codegen

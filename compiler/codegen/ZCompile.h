@@ -33,7 +33,7 @@ public:
   /// As runZProgram (the value of every result coordinate), with the particle chunks of
   /// each pass split over `threads` workers.
   std::vector<std::vector<double>> run(const Particles& particles, const Dataset& data, int threads,
-                                       ZFault* fault = nullptr) const;
+                                       ZHealth* health = nullptr) const;
 
   size_t passes() const;
   /// Pieces over all passes, and the distinct shapes among them (the functions compiled).

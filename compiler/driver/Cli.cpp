@@ -502,7 +502,7 @@ void printLimit(const Options& o, const ir::Parametrization& pz, const passes::C
 /// The report of a numeric fault of a stable limit (null when every number is finite): the
 /// first expectation or scalar whose value left the doubles — its kind, the step, the program
 /// value it belongs to and where that was written — and what to do about it.
-nlohmann::json numericFault(const Options& o, const passes::ZProgram& z, const ir::Program& netsor, const ZFault& f) {
+nlohmann::json numericFault(const Options& o, const passes::ZProgram& z, const ir::Program& netsor, const ZHealth& f) {
   if (f.instruction < 0) return nullptr;
   const passes::ZInstr& ins = z.instrs[static_cast<size_t>(f.instruction)];
   const bool overflow = std::isinf(f.value);
@@ -571,8 +571,8 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   if (o.backend == "jit") {
     session = std::make_unique<codegen::Jit>();
     compiled = std::make_unique<codegen::CompiledZProgram>(z, *session, o.threads);
-    fo.runner = [&](const Particles& particles, const Dataset& data, ZFault* fault) {
-      return compiled->run(particles, data, o.threads, fault);
+    fo.runner = [&](const Particles& particles, const Dataset& data, ZHealth* health) {
+      return compiled->run(particles, data, o.threads, health);
     };
   }
   double jitMs = msSince(jitStart);
@@ -604,7 +604,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   }
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
-  nlohmann::json fault = numericFault(o, z, prep.staged, r.fault);
+  nlohmann::json fault = numericFault(o, z, prep.staged, r.health);
   if (!fault.is_null()) std::cerr << "tpc: warning: " << fault["message"].get<std::string>() << "\n";
   if (!o.json.empty()) {
     nlohmann::json report = reportHeader(program);
@@ -626,6 +626,13 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
       limit["z_program"]["pieces"] = compiled->pieces();
       limit["z_program"]["compiled_functions"] = compiled->shapes();
     }
+    // A singular covariance of fields: Gram–Schmidt drops the directions already spanned.
+    limit["z_program"]["dropped_fields"] = r.health.droppedFields;
+    std::ostringstream tolerance;
+    tolerance << passes::kPivotTolerance;
+    limit["z_program"]["singular_covariance"] =
+        "Gram-Schmidt: a new field whose residual variance is below " + tolerance.str() +
+        " of its norm is spanned by the earlier ones and gets no new Gaussian (a pseudo-inverse)";
     if (r.method == "quadrature") {
       limit["quadrature_order"] = r.order;
       limit["quadrature_error"] = number(r.quadratureError);
@@ -738,7 +745,14 @@ int cmdLimit(const Options& o) {
                             {"quadrature_error", number(r.quadratureError)},
                             {"contributions", contributions},
                             {"steps", stepsJson(r.steps)}};
-    if (r.method == "montecarlo") limit["samples"] = r.samples;
+    if (r.method == "montecarlo") {
+      limit["samples"] = r.samples;
+      std::ostringstream tolerance;
+      tolerance << kCholeskyTolerance;
+      limit["nngp_dropped_directions"] = r.droppedDirections;
+      limit["singular_covariance"] = "pivoted Cholesky: a direction of the NNGP whose pivot is below " + tolerance.str() +
+                                     " of the largest variance has no variance and is dropped";
+    }
     if (!r.evalKernels.nngp.empty()) {
       limit["kernels"]["nngp"] = kernelJson(r.evalKernels.nngp[0][0]);
       if (!r.evalKernels.ntk.empty()) limit["kernels"]["ntk"] = kernelJson(r.evalKernels.ntk[0][0]);

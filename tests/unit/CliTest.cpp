@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <fstream>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -432,6 +433,36 @@ TEST(Cli, ANumericFaultOfTheLimitIsReportedWithItsPlace) {
   nlohmann::json ok = limitReport("programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 1 "
                                   "--method montecarlo --samples 4096");
   EXPECT_FALSE(ok.contains("numeric_fault"));
+}
+
+}  // namespace
+}  // namespace tp
+
+namespace tp {
+namespace {
+
+TEST(Cli, SingularCovariancesAreHandledAndStated) {
+  // Kernel regime, Monte Carlo dynamics (cross-entropy): an evaluation input equal to a
+  // training input makes the NNGP over all examples singular — f(eval 0) − f(train 0) has no
+  // variance, once per output coordinate (3). The pivoted Cholesky factor drops exactly those
+  // directions, the run succeeds, and the report says so.
+  const std::string data = ::testing::TempDir() + "/duplicate.json";
+  std::ofstream(data) << R"({"train": {"x": [[1.0, -1.0, 1.0], [0.5, 1.5, -0.5], [-1.2, 0.3, 1.1]],
+                                         "y": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]},
+                              "eval":  {"x": [[1.0, -1.0, 1.0], [-0.4, -1.2, 1.1]]}})";
+  nlohmann::json lim = limitReport("programs/softmax_ce.tp --param ntk --data " + data + " --steps 2");
+  ASSERT_EQ(lim["evaluation"], "montecarlo");
+  EXPECT_EQ(lim["nngp_dropped_directions"], 3);
+  EXPECT_NE(lim["singular_covariance"].get<std::string>().find("pivoted Cholesky"), std::string::npos);
+  nlohmann::json healthy = limitReport("programs/softmax_ce.tp --param ntk --data programs/data/softmax_ce.json --steps 2");
+  EXPECT_EQ(healthy["nngp_dropped_directions"], 0);
+  // Feature learning, a linear network: later fields lie in the span of earlier ones, and
+  // Gram–Schmidt gives them no new Gaussian (the count is in the report; a tanh network has none).
+  nlohmann::json linear = limitReport("programs/mlp2_linear.tp --param mup --data programs/data/mlp2_linear.json --steps 3");
+  EXPECT_GT(linear["z_program"]["dropped_fields"].get<int>(), 0);
+  EXPECT_NE(linear["z_program"]["singular_covariance"].get<std::string>().find("Gram-Schmidt"), std::string::npos);
+  nlohmann::json tanh = limitReport("programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 2");
+  EXPECT_EQ(tanh["z_program"]["dropped_fields"], 0);
 }
 
 }  // namespace
