@@ -19,18 +19,6 @@ namespace {
 
 using passes::KernelInstr;
 
-std::vector<ExampleInputs> randomInputs(int count, int d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> z;
-  std::vector<ExampleInputs> xs;
-  for (int i = 0; i < count; ++i) {
-    std::vector<double> x(static_cast<size_t>(d));
-    for (double& v : x) v = z(rng) / std::sqrt(d);
-    xs.push_back({{"x", x}, {"y", {0.0}}});
-  }
-  return xs;
-}
-
 /// A two-hidden-layer network with activation `act` and backward pass `backward`.
 ir::Program network(const std::string& act, const std::string& backward) {
   std::string s = "width n\ninput x[3]\ntarget y\nparam W1[n, 3]\nparam W2[n, n]\nparam V[1, n]\nhyper lr = 0.5\n"
@@ -60,7 +48,7 @@ TEST(KernelCompile, EqualsTheInterpreterOnEveryEntry) {
   // forms; tanh: quadrature; a straight-through backward pass: K(A, B) and K(B, A) in
   // different slots.
   codegen::Jit session;
-  std::vector<ExampleInputs> xs = randomInputs(37, 3, 11);
+  std::vector<ExampleInputs> xs = test::randomInputs(37, 3, 11);
   const std::string autoBackward = "backward: auto\nupdate: sgd(lr)\n";
   const std::string straightThrough =
       "backward:\n  df = f - y\n  dz2 = V.T @ df\n  dh2 = dz2\n  dz1 = W2.T @ dh2\n  dh1 = dz1\n"

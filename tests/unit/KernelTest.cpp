@@ -66,18 +66,6 @@ KernelMatrices kernelsOf(const ir::Program& p, const std::string& param, std::op
   return kernelMatrices(d, xs, o);
 }
 
-std::vector<ExampleInputs> randomInputs(int count, int d, unsigned seed) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> z;
-  std::vector<ExampleInputs> xs;
-  for (int i = 0; i < count; ++i) {
-    std::vector<double> x(static_cast<size_t>(d));
-    for (double& v : x) v = z(rng) / std::sqrt(d);
-    xs.push_back({{"x", x}, {"y", {0.0}}});
-  }
-  return xs;
-}
-
 TEST(Kernel, ReluAnchorsOfDesignMd) {
   // x1·x1 = x2·x2 = 1, x1·x2 = 0.6 (inputs used as given: W1 ~ N(0, 1), no 1/d).
   std::vector<ExampleInputs> xs = {{{"x", {1.0, 0.0}}, {"y", {0.0}}}, {{"x", {0.6, 0.8}}, {"y", {0.0}}}};
@@ -93,7 +81,7 @@ TEST(Kernel, ReluAnchorsOfDesignMd) {
 }
 
 TEST(Kernel, DeepReluAndErfEqualTheirRecursions) {
-  std::vector<ExampleInputs> xs = randomInputs(9, 5, 11);
+  std::vector<ExampleInputs> xs = test::randomInputs(9, 5, 11);
   for (const char* act : {"relu", "erf"})
     for (int L = 1; L <= 5; ++L)
       for (bool sp : {false, true}) {
@@ -121,7 +109,7 @@ TEST(Kernel, DeepReluAndErfEqualTheirRecursions) {
 TEST(Kernel, QuadratureKernelsAgreeWithAHigherOrderRule) {
   // tanh and gelu have no closed form: order-96 rule vs order-256 (a reference whose own error,
   // by the geometric decay of Gauss–Hermite on analytic integrands, is far below 1e-12).
-  std::vector<ExampleInputs> xs = randomInputs(5, 3, 5);
+  std::vector<ExampleInputs> xs = test::randomInputs(5, 3, 5);
   for (const char* act : {"tanh", "gelu"}) {
     ir::Program p = mlp(act, 3, 3);
     KernelMatrices lo = kernelsOf(p, "ntk", std::nullopt, xs, 96), hi = kernelsOf(p, "ntk", std::nullopt, xs, 256);
@@ -160,7 +148,7 @@ TEST(Kernel, QuadratureKernelAgreesWithMonteCarlo) {
 /// The kernels of an MLP evaluated one pair at a time on one thread, and in tiles of 64 on two,
 /// must agree bit for bit.
 void expectTilesAndThreadsInvariant(const std::string& act, int L, int d, int count, unsigned seed) {
-  std::vector<ExampleInputs> xs = randomInputs(count, d, seed);
+  std::vector<ExampleInputs> xs = test::randomInputs(count, d, seed);
   ir::Program p = mlp(act, L, d);
   passes::KernelDerivation k = passes::deriveKernels(p, ir::resolveParametrization(p, "ntk", std::nullopt));
   KernelEvalOptions one, many;
@@ -207,7 +195,7 @@ TEST(Kernel, SymmetricKernelsShareOneSlot) {
   ASSERT_GE(g.ntk[0][0].ba, 0);
   EXPECT_NE(g.ntk[0][0].ba, g.ntk[0][0].ab);
   EXPECT_EQ(g.nngp[0][0].ba, g.nngp[0][0].ab);
-  std::vector<ExampleInputs> xs = randomInputs(4, 2, 5);
+  std::vector<ExampleInputs> xs = test::randomInputs(4, 2, 5);
   xs[0]["x"] = {3.0, 0.5};  // a large |h| at A makes E[tanh'(h(A))] small
   KernelMatrices k = kernelMatrices(g, xs, {});
   double asymmetry = 0;

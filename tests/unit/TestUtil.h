@@ -1,8 +1,11 @@
 // Helpers shared by the unit tests: paths, files, running the tpc binary, compiling programs.
 #pragma once
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <random>
+#include <vector>
 #include <sstream>
 #include <string>
 #include <sys/wait.h>
@@ -10,10 +13,24 @@
 #include "compiler/driver/Pipeline.h"
 #include "compiler/ir/IR.h"
 #include "frontend/Lower.h"
+#include "runtime/KernelEval.h"
 
 namespace tp::test {
 
 inline std::string sourcePath(const std::string& rel) { return std::string(TPC_SOURCE_DIR) + "/" + rel; }
+
+/// `count` examples {x: d coordinates N(0, 1/d), y: 0} from a seeded generator.
+inline std::vector<ExampleInputs> randomInputs(int count, int d, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> z;
+  std::vector<ExampleInputs> xs;
+  for (int i = 0; i < count; ++i) {
+    std::vector<double> x(static_cast<size_t>(d));
+    for (double& v : x) v = z(rng) / std::sqrt(d);
+    xs.push_back({{"x", x}, {"y", {0.0}}});
+  }
+  return xs;
+}
 
 inline std::string readText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
