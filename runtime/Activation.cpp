@@ -116,9 +116,8 @@ private:
 
 /// 1/(1+e^{-x}) without overflow of e^{-x} for very negative x.
 double sigmoid(double x) {
-  if (x >= 0) return 1.0 / (1.0 + expNonPositive(-x));
-  double e = expNonPositive(x);
-  return e / (1.0 + e);
+  const double u = expNonPositive(-std::fabs(x));  // as the JIT: a NaN keeps its bits through fabs
+  return x >= 0 ? 1.0 / (1.0 + u) : u / (1.0 + u);
 }
 
 /// Σ_a c_a s^a (1-s)^{n-a} with n = c.size() - 1 and s = σ(x). With

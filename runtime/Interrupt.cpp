@@ -16,12 +16,12 @@ namespace {
 char pendingPath[4096];
 std::atomic<bool> pendingSet{false};
 
-extern "C" void onInterrupt(int) {
+extern "C" void onInterrupt(int signal) {
   if (pendingSet.load()) unlink(pendingPath);
   const char message[] = "\ntpc: interrupted\n";
   ssize_t ignored = write(STDERR_FILENO, message, sizeof message - 1);
   (void)ignored;
-  _exit(kInterruptedExit);
+  _exit(128 + signal);
 }
 
 }  // namespace

@@ -6,6 +6,8 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <pthread.h>
+#include <signal.h>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -81,7 +83,17 @@ public:
     {
       std::lock_guard<std::mutex> lock(mu_);
       size_t wanted = std::min(copies, kMaxWorkers);
-      while (workers_.size() < wanted) workers_.emplace_back([this] { workerLoop(); });
+      while (workers_.size() < wanted)
+        workers_.emplace_back([this] {
+          // Ctrl-C and SIGTERM go to the main thread, whose handler (runtime/Interrupt) may
+          // then read what only that thread writes.
+          sigset_t interrupts;
+          sigemptyset(&interrupts);
+          sigaddset(&interrupts, SIGINT);
+          sigaddset(&interrupts, SIGTERM);
+          pthread_sigmask(SIG_BLOCK, &interrupts, nullptr);
+          workerLoop();
+        });
       for (size_t i = 0; i < copies; ++i) queue_.push_back(job);
     }
     cv_.notify_all();

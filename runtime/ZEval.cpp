@@ -139,7 +139,10 @@ std::vector<std::vector<double>> resultValues(const passes::ZProgram& z, const s
         health->value = scalar[i];
       }
       // A Gram–Schmidt step emits the length (^1/2) and its inverse (^−1/2): count the length.
-      if (ins.kind == ZInstr::Kind::Pivot && ins.value > 0 && scalar[i] == 0) ++health->droppedFields;
+      // (A NaN operand also gives 0: that is a numeric fault, not a spanned direction.)
+      if (ins.kind == ZInstr::Kind::Pivot && ins.value > 0 && scalar[i] == 0 &&
+          std::isfinite(scalar[static_cast<size_t>(ins.operands[0])]))
+        ++health->droppedFields;
     }
   }
   std::vector<std::vector<double>> results;
@@ -270,6 +273,19 @@ size_t peakParticleBuffers(const passes::ZProgram& z) {
   return peak;
 }
 
+double monteCarloBytes(size_t storedValues, size_t bases, size_t samples, int threads) {
+  const double perParticle = 8.0 * static_cast<double>(storedValues + bases + 1);
+  // Worker 0 runs all particles; the other workers (at most one per group) run groups of K/16.
+  const double concurrentGroups = std::min<double>(static_cast<double>(kMonteCarloGroups), std::max(threads, 1) - 1.0);
+  return perParticle * static_cast<double>(samples) * (1.0 + concurrentGroups / static_cast<double>(kMonteCarloGroups));
+}
+
+double quadratureBytes(size_t storedValues, size_t bases, int order) {
+  const double d = static_cast<double>(bases);
+  const double particles = std::pow(static_cast<double>(order), d) + std::pow(static_cast<double>(coarseQuadratureOrder(order)), d);
+  return 8.0 * static_cast<double>(storedValues + bases + 1) * particles;
+}
+
 SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
                            const FeatureLimitOptions& options, double targetStderr, size_t memoryBytes) {
   constexpr size_t kPilot = size_t(1) << 14;
@@ -286,8 +302,7 @@ SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor,
           if (std::isfinite(se)) choice.pilotStderr = std::max(choice.pilotStderr, se);
   }
   double wanted = static_cast<double>(kPilot) * std::pow(choice.pilotStderr / targetStderr, 2);
-  // The full run and one group run at a time (1/16 of it), each with its bases and live buffers.
-  double perParticle = 8.0 * static_cast<double>(peakParticleBuffers(z) + z.bases.size()) * (1.0 + 1.0 / 16);
+  double perParticle = monteCarloBytes(peakParticleBuffers(z), z.bases.size(), 1, options.threads);
   double fits = static_cast<double>(memoryBytes) / perParticle;
   choice.samples = kPilot;
   while (static_cast<double>(choice.samples) < wanted && static_cast<double>(2 * choice.samples) <= fits)
@@ -305,8 +320,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   };
   if (options.method == "quadrature") {
     Particles fine = quadratureParticles(z, options.order, options.maxParticles);
-    int coarseOrder = std::max(1, 2 * options.order / 3);
-    Particles coarse = quadratureParticles(z, coarseOrder, options.maxParticles);
+    Particles coarse = quadratureParticles(z, coarseQuadratureOrder(options.order), options.maxParticles);
     auto values = runZ(fine, &out.health), rough = runZ(coarse);
     for (size_t i = 0; i < values.size(); ++i)
       for (size_t k = 0; k < values[i].size(); ++k)
@@ -330,7 +344,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   if (options.method != "montecarlo") throw InternalError("featureLimit: unknown method " + options.method);
   // The estimate from all particles; the standard error from 16 disjoint groups, each run alone:
   // a group of K/16 particles has 16 times the variance of the full estimate (to leading order in 1/K).
-  constexpr size_t kGroups = 16;
+  constexpr size_t kGroups = kMonteCarloGroups;
   if (options.samples < 2 * kGroups) throw UserError("--samples must be at least 32 for Monte Carlo standard errors");
   Particles all = monteCarloParticles(z, options.samples, options.seed);
   const size_t per = options.samples / kGroups;

@@ -1,6 +1,8 @@
 // The reference interpreter of Z-programs over weighted particles: Monte Carlo samples or a tensor quadrature rule.
 #pragma once
 
+#include <algorithm>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -76,6 +78,20 @@ std::vector<std::vector<double>> runZProgram(const passes::ZProgram& z, const Pa
 size_t peakParticleBuffers(const passes::ZProgram& z);
 
 struct FeatureLimitOptions;
+
+/// Monte Carlo's standard errors come from this many disjoint groups of particles.
+inline constexpr size_t kMonteCarloGroups = 16;
+
+/// The coarse quadrature order of featureLimit's error estimate (2/3 of `order`).
+inline int coarseQuadratureOrder(int order) { return std::max(1, 2 * order / 3); }
+
+/// Bytes of particle data featureLimit holds at once: per particle, `storedValues` (the
+/// backend's live particle buffers), the base Gaussians and the weight, 8 bytes each.
+/// Monte Carlo: the full run, and on the other threads up to kMonteCarloGroups group runs of
+/// K/16 particles each (with copies of their bases). Quadrature: the fine rule (order^d)
+/// and the coarse one at once.
+double monteCarloBytes(size_t storedValues, size_t bases, size_t samples, int threads);
+double quadratureBytes(size_t storedValues, size_t bases, int order);
 
 /// Monte Carlo particles for a target standard error (the default of `--samples`).
 struct SampleChoice {

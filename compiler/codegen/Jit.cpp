@@ -112,6 +112,10 @@ Jit::Jit() : state_(std::make_unique<State>()) {
   initialiseTarget();
   auto builder = orFail(llvm::orc::JITTargetMachineBuilder::detectHost(), "detecting the host for the JIT");
   builder.setCodeGenOptLevel(llvm::CodeGenOptLevel::Default);
+  // What LLJIT itself chooses for JITLink on this host: Jit::addAll's own target machines
+  // are copies of this builder, so their objects link the same way.
+  builder.setRelocationModel(llvm::Reloc::PIC_);
+  builder.setCodeModel(llvm::CodeModel::Small);
   state_->machine = orFail(builder.createTargetMachine(), "creating the JIT's target machine");
   state_->machines = builder;
   state_->jit = orFail(llvm::orc::LLJITBuilder().setJITTargetMachineBuilder(builder).create(), "creating the JIT");

@@ -564,6 +564,22 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
     else
       fo.method = "montecarlo";
   }
+  // Particle memory (the interpreter's peak of live particle values is the estimate for both
+  // backends), refused before compiling or evaluating anything. Without --samples, Monte
+  // Carlo sizes itself within the same budget.
+  const size_t particleBudget = std::min<size_t>(kParticleMemoryBytes, static_cast<size_t>(0.6 * machineMemoryBytes()));
+  {
+    const size_t stored = peakParticleBuffers(z);
+    const std::string what = "the particles (" + std::to_string(stored + z.bases.size() + 1) +
+                             " stored values, base Gaussians and weights per particle, 8 bytes each)";
+    if (fo.method == "montecarlo" && fo.samples > 0)
+      refuseBeyondMemory(monteCarloBytes(stored, z.bases.size(), fo.samples, o.threads), "--samples",
+                         "K = " + std::to_string(fo.samples), what);
+    else if (fo.method == "quadrature")
+      refuseBeyondMemory(quadratureBytes(stored, z.bases.size(), fo.order), "--order",
+                         "order " + std::to_string(fo.order) + " over " + std::to_string(z.bases.size()) + " base Gaussians",
+                         what);
+  }
   // The backend: the Z-program compiled by LLVM (the default), or the reference interpreter.
   auto jitStart = std::chrono::steady_clock::now();
   std::unique_ptr<codegen::Jit> session;
@@ -579,28 +595,11 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   auto evalStart = std::chrono::steady_clock::now();
   SampleChoice choice;
   if (fo.method == "montecarlo" && fo.samples == 0) {
-    choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, kParticleMemoryBytes);
+    choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, particleBudget);
     fo.samples = choice.samples;
     if (choice.limitedByMemory)
       std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
-                << (kParticleMemoryBytes >> 30) << " GiB; using " << fo.samples << " (pass --samples to choose)\n";
-  }
-  // Particle memory: per particle, the stored values, the base Gaussians and the weight. Monte
-  // Carlo's group runs (K/16 particles each) overlap the full run on the other threads;
-  // quadrature keeps its fine rule while the coarse one (2/3 the order) runs.
-  {
-    const double values = double(compiled ? compiled->buffers() : peakParticleBuffers(z)) + double(z.bases.size()) + 1;
-    const std::string what = "the particles (" + std::to_string(static_cast<long>(values)) +
-                             " stored values, base Gaussians and weights per particle, 8 bytes each)";
-    if (fo.method == "montecarlo") {
-      double overlap = 1 + std::min(15.0, double(std::max(o.threads, 1) - 1)) / 16;
-      refuseBeyondMemory(8 * values * double(fo.samples) * overlap, "--samples", "K = " + std::to_string(fo.samples), what);
-    } else if (fo.method == "quadrature") {
-      double d = double(z.bases.size());
-      double particles = std::pow(double(fo.order), d) + std::pow(double(std::max(1, 2 * fo.order / 3)), d);
-      refuseBeyondMemory(8 * values * particles, "--order", "order " + std::to_string(fo.order) + " over " +
-                         std::to_string(z.bases.size()) + " base Gaussians", what);
-    }
+                << particleBudget / 1e9 << " GB; using " << fo.samples << " (pass --samples to choose)\n";
   }
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
