@@ -39,6 +39,8 @@ CoordMeasurement measureCoordinates(const ir::Program& netsor, const ir::Paramet
     examples[key]++;
   }
   auto nothing = [](const ir::Result&, const std::vector<double>&) {};
+  double work = 0, done = 0;
+  for (int n : options.widths) work += double(n) * n * options.seeds;
   for (size_t w = 0; w < options.widths.size(); ++w) {
     FiniteWidthSetup setup = finiteWidthSetup(netsor, pz, options.widths[w], options.threads);
     setup.input = [&data](const ir::Value& v) {
@@ -62,6 +64,8 @@ CoordMeasurement measureCoordinates(const ir::Program& netsor, const ir::Paramet
         c.init += share * meanAbs(x0);
         c.update += share * meanAbsDiff(x, x0);
       }
+      done += double(options.widths[w]) * options.widths[w];
+      if (options.progress) options.progress(done, work);
     }
     for (auto& [key, perWidth] : m.sizes) {
       CoordSize& c = perWidth[w];

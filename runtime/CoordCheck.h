@@ -8,6 +8,7 @@
 #include "compiler/ir/IR.h"
 #include "compiler/ir/Parametrization.h"
 #include "runtime/Dataset.h"
+#include "runtime/Progress.h"
 
 namespace tp {
 
@@ -31,6 +32,7 @@ struct CoordCheckOptions {
   int seeds = 4;
   uint64_t seed = 0;
   int threads = 1;
+  ProgressFn progress;  // runs done, weighted by width² (a run's cost), of all widths and seeds
 };
 
 /// Runs a normal-form program at each width and seed twice from the same

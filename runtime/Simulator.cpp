@@ -82,6 +82,7 @@ SimulationResult simulate(const ir::Program& unrolled, const Dataset& data, Fini
     std::vector<int> lossCount(static_cast<size_t>(steps + 1), 0);
     auto sink = [&](const ir::Result& r, const std::vector<double>& x) {
       size_t t = static_cast<size_t>(r.step);
+      if (options.progress) options.progress(s + double(r.step + 1) / (steps + 1), options.seeds);
       if (r.kind == ir::Result::Kind::Loss) {
         lossSum[t] += x[0];
         lossCount[t]++;

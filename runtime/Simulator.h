@@ -10,6 +10,7 @@
 #include "compiler/ir/Parametrization.h"
 #include "runtime/Dataset.h"
 #include "runtime/Interpreter.h"
+#include "runtime/Progress.h"
 
 namespace tp {
 
@@ -29,6 +30,7 @@ struct SimulationOptions {
   int seeds = 1;
   uint64_t seed = 0;
   int threads = 1;
+  ProgressFn progress;  // seeds done (fractions within a seed by steps), of `seeds`
 };
 
 struct SimulationResult {

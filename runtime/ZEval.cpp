@@ -2,6 +2,7 @@
 #include "runtime/ZEval.h"
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -288,10 +289,9 @@ double quadratureBytes(size_t storedValues, size_t bases, int order) {
 
 SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor, const Dataset& data,
                            const FeatureLimitOptions& options, double targetStderr, size_t memoryBytes) {
-  constexpr size_t kPilot = size_t(1) << 14;
   FeatureLimitOptions pilotOptions = options;
   pilotOptions.method = "montecarlo";
-  pilotOptions.samples = kPilot;
+  pilotOptions.samples = kPilotParticles;
   FeatureLimitResult pilot = featureLimit(z, netsor, data, pilotOptions);
   SampleChoice choice;
   for (const StepSummary& st : pilot.steps) {
@@ -301,10 +301,10 @@ SampleChoice chooseSamples(const passes::ZProgram& z, const ir::Program& netsor,
         for (double se : s.stderror)
           if (std::isfinite(se)) choice.pilotStderr = std::max(choice.pilotStderr, se);
   }
-  double wanted = static_cast<double>(kPilot) * std::pow(choice.pilotStderr / targetStderr, 2);
+  double wanted = static_cast<double>(kPilotParticles) * std::pow(choice.pilotStderr / targetStderr, 2);
   double perParticle = monteCarloBytes(peakParticleBuffers(z), z.bases.size(), 1, options.threads);
   double fits = static_cast<double>(memoryBytes) / perParticle;
-  choice.samples = kPilot;
+  choice.samples = kPilotParticles;
   while (static_cast<double>(choice.samples) < wanted && static_cast<double>(2 * choice.samples) <= fits)
     choice.samples *= 2;
   choice.limitedByMemory = static_cast<double>(choice.samples) < wanted;
@@ -315,12 +315,19 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
                                 const FeatureLimitOptions& options) {
   FeatureLimitResult out;
   out.method = options.method;
+  // Runs one set of particles; `total` is the particles of every run of this call, for progress.
+  std::atomic<double> done{0};
+  double total = 0;
   auto runZ = [&](const Particles& particles, ZHealth* health = nullptr) {
-    return options.runner ? options.runner(particles, data, health) : runZProgram(z, particles, data, health);
+    auto values = options.runner ? options.runner(particles, data, health) : runZProgram(z, particles, data, health);
+    double now = done.fetch_add(static_cast<double>(particles.count)) + static_cast<double>(particles.count);
+    if (options.progress) options.progress(now, total);
+    return values;
   };
   if (options.method == "quadrature") {
     Particles fine = quadratureParticles(z, options.order, options.maxParticles);
     Particles coarse = quadratureParticles(z, coarseQuadratureOrder(options.order), options.maxParticles);
+    total = static_cast<double>(fine.count + coarse.count);
     auto values = runZ(fine, &out.health), rough = runZ(coarse);
     for (size_t i = 0; i < values.size(); ++i)
       for (size_t k = 0; k < values[i].size(); ++k)
@@ -348,6 +355,7 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   if (options.samples < 2 * kGroups) throw UserError("--samples must be at least 32 for Monte Carlo standard errors");
   Particles all = monteCarloParticles(z, options.samples, options.seed);
   const size_t per = options.samples / kGroups;
+  total = static_cast<double>(all.count + kGroups * per);
   auto group = [&](size_t g) {
     Particles part;
     part.count = per;
@@ -357,14 +365,16 @@ FeatureLimitResult featureLimit(const passes::ZProgram& z, const ir::Program& ne
   };
   // The full run costs as much as the 16 groups together: with two or more threads, worker 0
   // runs it while the others share the groups (the results do not depend on the assignment).
+  // One thread runs the groups first, so progress (and its time left) is known early.
   std::vector<std::vector<double>> values;
   std::vector<std::vector<std::vector<double>>> groups(kGroups);
   const size_t workers = static_cast<size_t>(std::max(1, std::min(options.threads, 1 + static_cast<int>(kGroups))));
   parallelFor(static_cast<int>(workers), workers, [&](size_t begin, size_t end) {
     for (size_t w = begin; w < end; ++w) {
-      if (w == 0) values = runZ(all, &out.health);
+      if (w == 0 && workers > 1) values = runZ(all, &out.health);
       if (workers == 1 || w > 0)
         for (size_t g = workers == 1 ? 0 : w - 1; g < kGroups; g += workers == 1 ? 1 : workers - 1) groups[g] = group(g);
+      if (workers == 1) values = runZ(all, &out.health);
     }
   });
   std::vector<std::vector<double>> errors(values.size());

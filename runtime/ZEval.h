@@ -2,7 +2,6 @@
 #pragma once
 
 #include <algorithm>
-
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -10,6 +9,7 @@
 
 #include "compiler/passes/ZProgram.h"
 #include "runtime/Dataset.h"
+#include "runtime/Progress.h"
 #include "runtime/Simulator.h"
 
 namespace tp {
@@ -100,6 +100,9 @@ struct SampleChoice {
   bool limitedByMemory = false;  // the target needed more particles than fit the budget
 };
 
+/// The particles of chooseSamples' pilot run: the fewest an automatic Monte Carlo uses.
+inline constexpr size_t kPilotParticles = size_t(1) << 14;
+
 /// A pilot run of 2^14 particles measures the largest standard error s of any reported
 /// number; standard errors fall like 1/√K, so K = 2^14 (s/target)², rounded up to a power
 /// of two, at least 2^14 and at most what fits `memoryBytes` (peakParticleBuffers).
@@ -118,6 +121,7 @@ struct FeatureLimitOptions {
   size_t maxParticles = size_t(1) << 24;
   int threads = 1;  // montecarlo: the full run and the 16 group runs are independent tasks
   ZRunner runner;   // empty: the interpreter
+  ProgressFn progress;  // particles run (Monte Carlo: the full run and the groups; quadrature: both rules)
 };
 
 struct FeatureLimitResult {

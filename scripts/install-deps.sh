@@ -8,6 +8,7 @@ packages=(
   nlohmann-json3-dev   # JSON reports, data and parametrization files
   libgtest-dev         # unit, golden and numeric tests
   libcli11-dev         # the command-line parser
+  chromium             # the browser test of tpc report's page (tests/browser/report_renders.sh)
   clang libclang-rt-dev  # libFuzzer (scripts/fuzz.sh): Debian's default clang and its sanitizer runtimes
   zlib1g-dev libzstd-dev libedit-dev libffi-dev libxml2-dev libncurses-dev  # libLLVM's CMake config names these
 )

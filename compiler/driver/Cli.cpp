@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -14,6 +15,8 @@
 #include <unistd.h>
 
 #include "compiler/driver/Analysis.h"
+#include "compiler/driver/Budget.h"
+#include "compiler/driver/HtmlReport.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Report.h"
 #include "compiler/ir/Parametrization.h"
@@ -26,6 +29,7 @@
 #include "runtime/Dataset.h"
 #include "runtime/Interrupt.h"
 #include "runtime/KernelLimit.h"
+#include "runtime/Progress.h"
 #include "runtime/Simulator.h"
 #include "runtime/ZEval.h"
 
@@ -70,7 +74,10 @@ struct Options {
   std::string backend = "jit";  // limit, feature learning: jit or interp
   int samples = 0;  // 0: 4096 draws of f_0 (kernel), particles for kTargetStderr (Z-program)
   int order = 64;
-  std::string output;  // compile: the .ll or .o file
+  std::string output;  // compile: the .ll or .o file; report: the .html file
+  std::vector<std::string> reports;  // report: the JSON reports to show
+  double maxMinutes = 60;  // refuse requests estimated to take longer (0: never)
+  bool quiet = false;      // no progress line on a terminal
 };
 
 double msSince(std::chrono::steady_clock::time_point start) {
@@ -166,6 +173,26 @@ void refuseWidthBeyondMemory(const ir::Program& program, int width, const std::s
   refuseBeyondMemory(paramBytes(program, width), option, "width " + std::to_string(width), "the params");
 }
 
+/// Refuses, before the work starts, a request whose estimate (Budget.h) exceeds 60% of the
+/// machine's memory or --max-minutes, naming the options that size it.
+void refuseBeyondBudget(const Cost& cost, const Options& o, const std::string& request, const std::string& remedy) {
+  refuseBeyondMemory(cost.bytes, request, "this request", cost.counted, remedy);
+  const double minutes = cost.seconds / 60;
+  if (o.maxMinutes > 0 && minutes > o.maxMinutes) {
+    std::ostringstream estimate;
+    estimate << std::setprecision(2) << (minutes < 120 ? minutes : minutes / 60) << (minutes < 120 ? " min" : " h");
+    std::ostringstream limit;
+    limit << o.maxMinutes;
+    throw UsageError(request + ": estimated to take ~" + estimate.str() + " on this machine for " + cost.counted +
+                     ", more than --max-minutes " + limit.str() + ": " + remedy + ", or raise --max-minutes");
+  }
+}
+
+/// "--steps 5000, --batch 3" (with the options that size a run).
+std::string sizingOptions(const Options& o, const passes::Schedule& s, const std::string& more = "") {
+  return "--steps " + std::to_string(s.steps) + ", --batch " + std::to_string(s.batch ? s.batch : s.trainCount) + more;
+}
+
 // ---- Subcommands -------------------------------------------------------------
 
 int cmdCheck(const Options& o) {
@@ -252,9 +279,14 @@ struct Prepared {
   ir::Parametrization pz;
   Dataset data;
   double parseMs = 0, passesMs = 0;
+  double estimatedMs = -1;  // the estimate the request was admitted with (Budget.h), if made
 };
 
-Prepared prepare(const Options& o, const std::string& stage) {
+/// Called before the program is staged at the full number of steps: estimates the
+/// request and refuses it (refuseBeyondBudget), or records the estimate.
+using Admission = std::function<void(Prepared&, const PipelineOptions&)>;
+
+Prepared prepare(const Options& o, const std::string& stage, const Admission& admit = {}) {
   Prepared r;
   auto start = std::chrono::steady_clock::now();
   r.program = loadProgram(o.file);
@@ -264,6 +296,7 @@ Prepared prepare(const Options& o, const std::string& stage) {
   r.data = readDataset(o.data, r.program.inputs);
   PipelineOptions po;
   po.schedule = schedule(o, r.program, r.data);
+  if (admit) admit(r, po);
   auto passStart = std::chrono::steady_clock::now();
   r.staged = runUntil(r.program, stage, po);
   r.passesMs = msSince(passStart);
@@ -271,18 +304,27 @@ Prepared prepare(const Options& o, const std::string& stage) {
 }
 
 int cmdSimulate(const Options& o) {
-  Prepared prep = prepare(o, "unrolled");
+  Prepared prep = prepare(o, "unrolled", [&](Prepared& r, const PipelineOptions& po) {
+    refuseWidthBeyondMemory(r.program, o.width, "--width");
+    Cost cost = simulationCost(r.program, po, {o.width}, o.seeds, 1, o.threads);
+    refuseBeyondBudget(cost, o, sizingOptions(o, po.schedule, ", --width " + std::to_string(o.width) + ", --seeds " +
+                                                                   std::to_string(o.seeds)),
+                       "choose fewer --steps or --seeds, or a smaller --width or --batch");
+    r.estimatedMs = 1000 * cost.seconds;
+  });
   const ir::Program& program = prep.program;
   const ir::Program& unrolled = prep.staged;
   const ir::Parametrization& pz = prep.pz;
   const Dataset& data = prep.data;
   double parseMs = prep.parseMs, passesMs = prep.passesMs;
-  refuseWidthBeyondMemory(program, o.width, "--width");
   SimulationOptions so;
   so.width = o.width;
   so.seeds = o.seeds;
   so.seed = o.seed;
   so.threads = o.threads;
+  Progress progress("tpc simulate", progressWanted(o.quiet));
+  progress.phase("width " + std::to_string(o.width) + ", " + std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds"));
+  so.progress = progress.callback();
   auto evalStart = std::chrono::steady_clock::now();
   SimulationResult result = simulate(unrolled, data, finiteWidthSetup(program, pz, o.width, o.threads), so);
   double evalMs = msSince(evalStart);
@@ -291,7 +333,8 @@ int cmdSimulate(const Options& o) {
     report["parametrization"] = ir::toJson(pz, program);
     report["simulation"] = simulationJson(result);
     report["simulation"]["seed"] = o.seed;
-    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs}};
+    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", passesMs}, {"eval_ms", evalMs},
+                        {"estimated_ms", prep.estimatedMs}};
     writeReport(report, o.json);
     if (o.json == "-") return kSuccess;
   }
@@ -400,16 +443,27 @@ int cmdClassify(const Options& o) {
 }
 
 int cmdCoordcheck(const Options& o) {
-  Prepared prep = prepare(o, "netsor");
+  Prepared prep = prepare(o, "netsor", [&](Prepared& r, const PipelineOptions& po) {
+    refuseWidthBeyondMemory(r.program, *std::max_element(o.widths.begin(), o.widths.end()), "--widths");
+    Cost cost = simulationCost(r.program, po, o.widths, o.seeds, 2, o.threads);
+    refuseBeyondBudget(cost, o, sizingOptions(o, po.schedule, ", --widths up to " +
+                                                                   std::to_string(*std::max_element(o.widths.begin(), o.widths.end())) +
+                                                                   ", --seeds " + std::to_string(o.seeds)),
+                       "choose fewer --steps or --seeds, or smaller --widths or --batch");
+    r.estimatedMs = 1000 * cost.seconds;
+  });
   const ir::Program& program = prep.program;
   const ir::Parametrization& pz = prep.pz;
   double parseMs = prep.parseMs;
-  refuseWidthBeyondMemory(program, *std::max_element(o.widths.begin(), o.widths.end()), "--widths");
   CoordCheckOptions co;
   co.widths = o.widths;
   co.seeds = o.seeds;
   co.seed = o.seed;
   co.threads = o.threads;
+  Progress progress("tpc coordcheck", progressWanted(o.quiet));
+  progress.phase("widths " + std::to_string(o.widths.front()) + ".." + std::to_string(o.widths.back()) + ", " +
+                 std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds"));
+  co.progress = progress.callback();
   auto evalStart = std::chrono::steady_clock::now();
   CoordCheckReport r = coordCheck(prep.staged, pz, prep.data, co, o.tolerance);
   double evalMs = msSince(evalStart);
@@ -427,7 +481,8 @@ int cmdCoordcheck(const Options& o) {
     report["coordcheck"] = {{"widths", r.widths}, {"seeds", o.seeds},   {"tolerance", r.tolerance},
                             {"rows", rows},       {"passed", r.passed}, {"failed", r.failed},
                             {"skipped", r.skipped}};
-    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", prep.passesMs}, {"eval_ms", evalMs}};
+    report["timing"] = {{"parse_ms", parseMs}, {"passes_ms", prep.passesMs}, {"eval_ms", evalMs},
+                        {"estimated_ms", prep.estimatedMs}};
     writeReport(report, o.json);
     if (o.json == "-") return kSuccess;
   }
@@ -529,9 +584,26 @@ nlohmann::json numericFault(const Options& o, const passes::ZProgram& z, const i
   return j;
 }
 
+/// Admits a Z-program request (limit, compile) by its estimate. Requests of at most 3 steps
+/// and 16 examples per step run without one: estimating stages the program at 1, 2 and 3
+/// steps, which would cost them more than it saves (bench/jit_ready.sh), and their size is
+/// that of the program as written.
+void admitZProgram(Prepared& r, const PipelineOptions& po, const Options& o, size_t particles) {
+  const passes::Schedule& s = po.schedule;
+  if (s.steps <= 3 && (s.batch ? s.batch : s.trainCount) <= 16) return;
+  Cost cost = featureLimitCost(r.program, po, r.pz, particles, o.backend == "jit", o.threads);
+  refuseBeyondBudget(cost, o, sizingOptions(o, s), "choose fewer --steps or a smaller --batch");
+  r.estimatedMs = 1000 * cost.seconds;
+}
+
 /// The feature-learning limit: the Z-program evaluated by quadrature or Monte Carlo.
 int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
-  Prepared prep = prepare(o, "netsor");
+  Progress progress("tpc limit", progressWanted(o.quiet));
+  progress.phase("deriving the Z-program of " + std::to_string(o.steps) + (o.steps == 1 ? " step" : " steps"));
+  Prepared prep = prepare(o, "netsor", [&](Prepared& r, const PipelineOptions& po) {
+    // Without --samples, Monte Carlo runs at least its pilot's particles.
+    admitZProgram(r, po, o, o.samples > 0 ? static_cast<size_t>(o.samples) : kPilotParticles);
+  });
   const ir::Program& program = prep.program;
   const ir::Parametrization& pz = prep.pz;
   auto passStart = std::chrono::steady_clock::now();
@@ -585,6 +657,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   std::unique_ptr<codegen::Jit> session;
   std::unique_ptr<codegen::CompiledZProgram> compiled;
   if (o.backend == "jit") {
+    progress.phase("compiling the Z-program (" + std::to_string(z.instrs.size()) + " instructions)");
     session = std::make_unique<codegen::Jit>();
     compiled = std::make_unique<codegen::CompiledZProgram>(z, *session, o.threads);
     fo.runner = [&](const Particles& particles, const Dataset& data, ZHealth* health) {
@@ -593,14 +666,19 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   }
   double jitMs = msSince(jitStart);
   auto evalStart = std::chrono::steady_clock::now();
+  fo.progress = progress.callback();
   SampleChoice choice;
   if (fo.method == "montecarlo" && fo.samples == 0) {
+    progress.phase("Monte Carlo pilot (" + std::to_string(kPilotParticles) + " particles)");
     choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, particleBudget);
     fo.samples = choice.samples;
     if (choice.limitedByMemory)
       std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
                 << particleBudget / 1e9 << " GB; using " << fo.samples << " (pass --samples to choose)\n";
   }
+  progress.phase(fo.method == "montecarlo" ? "Monte Carlo (" + std::to_string(fo.samples) + " particles)"
+                 : fo.method == "quadrature" ? "quadrature (order " + std::to_string(fo.order) + ")"
+                                             : "exact cubature");
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
   double evalMs = msSince(evalStart);
   nlohmann::json fault = numericFault(o, z, prep.staged, r.health);
@@ -645,6 +723,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
     if (!fault.is_null()) limit["numeric_fault"] = fault;
     report["limit"] = limit;
     report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"jit_ms", jitMs}, {"eval_ms", evalMs}};
+    if (prep.estimatedMs >= 0) report["timing"]["estimated_ms"] = prep.estimatedMs;
     writeReport(report, o.json);
     if (o.json == "-") return kSuccess;
   }
@@ -797,7 +876,7 @@ int cmdCompile(const Options& o) {
       throw UsageError("tpc compile emits the feature-learning limit's evaluator (a Z-program); " + prep.pz.name +
                        " is in the " + c.regime + " regime here: use tpc limit");
   }
-  Prepared prep = prepare(o, "netsor");
+  Prepared prep = prepare(o, "netsor", [&](Prepared& r, const PipelineOptions& po) { admitZProgram(r, po, o, 0); });
   passes::ZProgram z = passes::deriveZProgram(prep.staged, prep.pz);
   std::vector<std::string> names = resultNames(z);
   std::string failure = codegen::writeStandalone(z, prep.data, names, o.output);
@@ -820,6 +899,53 @@ int cmdCompile(const Options& o) {
   return kSuccess;
 }
 
+/// A tpc JSON report read for `tpc report`: malformed JSON is "PATH:LINE:COL: ...", a JSON
+/// document that is not a schema-1 tpc report is refused by name.
+ReportInput readReportFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw UserError(path + ": cannot read the file");
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  const std::string text = buffer.str();
+  ReportInput r;
+  r.path = path;
+  try {
+    r.json = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    size_t line = 1, col = 1;
+    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
+      col = text[i] == '\n' ? 1 : col + 1;
+      line += text[i] == '\n' ? 1 : 0;
+    }
+    std::string what = e.what();
+    throw UserError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": not valid JSON (" +
+                    what.substr(what.find("]") + 2) + ")");
+  }
+  const nlohmann::json& j = r.json;
+  if (!j.is_object() || !j.contains("schema_version") || j["schema_version"] != 1 || !j.contains("tool") ||
+      !j["tool"].is_object() || j["tool"].value("name", "") != "tpc")
+    throw UserError(path + ": not a tpc report (expected \"schema_version\": 1 and \"tool\": {\"name\": \"tpc\"})");
+  if (j.contains("program") && j["program"].is_object() && j["program"].contains("path") &&
+      j["program"]["path"].is_string()) {
+    std::ifstream program(j["program"]["path"].get<std::string>(), std::ios::binary);
+    if (program) {
+      std::stringstream source;
+      source << program.rdbuf();
+      r.source = source.str();
+    }
+  }
+  return r;
+}
+
+/// `tpc report`: the reports as one self-contained HTML page.
+int cmdReport(const Options& o) {
+  std::vector<ReportInput> inputs;
+  for (const std::string& path : o.reports) inputs.push_back(readReportFile(path));
+  writeFileAtomically(htmlReport(inputs), o.output, "HTML page");
+  std::cout << "wrote " << o.output << ": " << inputs.size() << (inputs.size() == 1 ? " report\n" : " reports\n");
+  return kSuccess;
+}
+
 void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--param", o.param, "parametrization: sp, ntk, mup, mf, a block of the program, or a JSON file");
   cmd->add_option("--c", o.c, "override the global learning-rate exponent c (a rational)");
@@ -828,6 +954,7 @@ void addCommon(CLI::App* cmd, Options& o) {
   cmd->add_option("--seed", o.seed, "first random seed");
   cmd->add_option("--threads", o.threads, "worker threads")->check(CLI::Range(1, 256));
   cmd->add_option("--json", o.json, "also write the JSON report to PATH ('-' for stdout instead of the summary)");
+  cmd->add_flag("-q,--quiet", o.quiet, "no progress line on a terminal during long runs");
 }
 
 }  // namespace
@@ -863,6 +990,13 @@ int runMain(int argc, char** argv) {
   sim->add_option("--width", o.width, "the width n")->required()->check(CLI::Range(1, 1000000));
   sim->add_option("--seeds", o.seeds, "independent initialisations to average")->check(CLI::Range(1, 100000));
 
+  auto addBudget = [&o](CLI::App* cmd) {
+    cmd->add_option("--max-minutes", o.maxMinutes,
+                    "refuse a request estimated to take longer than this on this machine (default 60; 0: no limit)")
+        ->check(CLI::Range(0.0, 1e7));
+  };
+  addBudget(sim);
+
   auto* lim = app.add_subcommand("limit", "derive and evaluate the infinite-width limit");
   lim->add_option("FILE", o.file, "the .tp program")->required();
   addCommon(lim, o);
@@ -885,6 +1019,7 @@ int runMain(int argc, char** argv) {
                   "Gauss–Hermite points per dimension: kernel expectations without a closed form, or the tensor "
                   "rule of --method quadrature (default 64; auto uses quadrature while order^bases <= 2^20)")
       ->check(CLI::Range(1, 512));
+  addBudget(lim);
 
   auto* cmp = app.add_subcommand("compile", "emit the feature-learning limit's evaluator as LLVM assembly or an object file");
   cmp->add_option("FILE", o.file, "the .tp program")->required();
@@ -896,6 +1031,7 @@ int runMain(int argc, char** argv) {
   cmp->add_option("--steps", o.steps, "training steps T")->required()->check(CLI::Range(0, 100000));
   cmp->add_option("-o,--output", o.output, "the file to write: NAME.ll (LLVM assembly) or NAME.o (object file)")->required();
   cmp->add_option("--json", o.json, "also write the JSON report to PATH ('-' for stdout instead of the summary)");
+  addBudget(cmp);
 
   auto* cls = app.add_subcommand("classify", "width-exponent analysis and regime classification");
   cls->add_option("FILE", o.file, "the .tp program")->required();
@@ -917,6 +1053,11 @@ int runMain(int argc, char** argv) {
   cc->add_option("--seeds", o.seeds, "initialisations averaged per width (default 4)")->check(CLI::Range(1, 10000));
   cc->add_option("--tolerance", o.tolerance, "largest |fitted − derived| that passes (default 1/4: half the spacing of exponents that are multiples of 1/2)")
       ->check(CLI::Range(0.0, 10.0));
+  addBudget(cc);
+
+  auto* rep = app.add_subcommand("report", "one self-contained HTML page with plots of tpc JSON reports");
+  rep->add_option("REPORTS", o.reports, "JSON reports written by tpc --json")->required();
+  rep->add_option("-o,--output", o.output, "the HTML file to write")->required();
 
   installInterruptHandlers();
   try {
@@ -931,6 +1072,7 @@ int runMain(int argc, char** argv) {
     if (sim->parsed()) return cmdSimulate(o);
     if (lim->parsed()) return cmdLimit(o);
     if (cmp->parsed()) return cmdCompile(o);
+    if (rep->parsed()) return cmdReport(o);
     if (cc->parsed()) {
       if (cc->count("--seeds") == 0) o.seeds = 4;
       if (o.widths.size() < 3) throw UsageError("--widths needs at least three widths to fit a slope");

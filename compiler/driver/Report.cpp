@@ -105,30 +105,34 @@ nlohmann::json kernelJson(const KernelMatrix& m) {
   return rows;
 }
 
-void writeReport(const nlohmann::json& report, const std::string& path) {
-  std::string text = report.dump(2) + "\n";
-  if (path == "-") {
-    std::cout << text;
-    return;
-  }
+void writeFileAtomically(const std::string& text, const std::string& path, const std::string& what) {
   std::string tmp = path + ".tmp." + std::to_string(::getpid());
   PendingOutput pending(tmp);  // Ctrl-C while writing removes it
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) throw UserError("cannot write the report to '" + path + "'");
+    if (!out) throw UserError("cannot write the " + what + " to '" + path + "'");
     out << text;
     out.close();
     if (!out) {
       std::remove(tmp.c_str());
-      throw UserError("cannot write the report to '" + path + "'");
+      throw UserError("cannot write the " + what + " to '" + path + "'");
     }
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) {
     std::remove(tmp.c_str());
-    throw UserError("cannot write the report to '" + path + "': " + ec.message());
+    throw UserError("cannot write the " + what + " to '" + path + "': " + ec.message());
   }
+}
+
+void writeReport(const nlohmann::json& report, const std::string& path) {
+  std::string text = report.dump(2) + "\n";
+  if (path == "-") {
+    std::cout << text;
+    return;
+  }
+  writeFileAtomically(text, path, "report");
 }
 
 }  // namespace tp::driver

@@ -33,6 +33,10 @@ nlohmann::json kernelJson(const KernelMatrix& m);
 /// extensions `steps` (steps analysed) and `by_step` (every named value's exponents per step).
 nlohmann::json classificationJson(const passes::Classification& c);
 
+/// Writes `text` to `path` through a temporary file and a rename (removed on Ctrl-C), so
+/// no partial file is ever left; a failure is a UserError "cannot write the WHAT to 'PATH'".
+void writeFileAtomically(const std::string& text, const std::string& path, const std::string& what);
+
 /// Writes the report to `path` through a temporary file and a rename, so a
 /// failed run never leaves a partial report; "-" writes to stdout.
 void writeReport(const nlohmann::json& report, const std::string& path);

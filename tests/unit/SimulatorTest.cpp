@@ -66,7 +66,7 @@ void checkAgainstHand(int width, int steps, int batch, const std::string& param)
                              std::pow(n, -toDouble(e.c + 2 * e.a)), p.zeroInit};
   }
   const uint64_t seed = 42;
-  SimulationResult sim = simulate(unrolled, data, setup, {width, 1, seed, 2});
+  SimulationResult sim = simulate(unrolled, data, setup, {width, 1, seed, 2, {}});
 
   auto init = sampleParams(typed, setup, seed);
   HandMlp1 hand{static_cast<size_t>(width), 2, init.at("W1").values(), init.at("W2").values(),
