@@ -103,8 +103,8 @@ public:
     }
   }
 
-  static UserError brokeDown(const std::invalid_argument& e) {
-    return UserError(std::string("the kernel recursion broke down (a variance overflowed or is not finite): ") +
+  static KernelBreakdown brokeDown(const std::invalid_argument& e) {
+    return KernelBreakdown(std::string("the kernel recursion broke down (a variance overflowed or is not finite): ") +
                      e.what());
   }
 

@@ -8,9 +8,16 @@
 #include <string>
 #include <vector>
 
+#include "compiler/ir/Diagnostics.h"
 #include "compiler/passes/Kernels.h"
 
 namespace tp {
+
+/// The kernel recursion left double precision: a variance overflowed or a covariance is not
+/// finite (inputs or hyperparameters too large for doubles; the limit itself is finite).
+struct KernelBreakdown : UserError {
+  using UserError::UserError;
+};
 
 /// The inputs of one example: name → coordinates (a scalar has one).
 using ExampleInputs = std::map<std::string, std::vector<double>>;

@@ -510,16 +510,16 @@ int firstBlowUp(const passes::Classification& c) {
   return first;
 }
 
-/// Steps t ≥ `from` of a diverging limit: every output, variance and loss "inf".
-void appendInfiniteSteps(std::vector<StepSummary>& steps, int from, int to, const std::string& output, size_t evalCount,
-                         size_t size) {
-  const double inf = std::numeric_limits<double>::infinity();
+/// Steps `from`..`to` whose every output, variance and loss is `value`: "inf" for a limit that
+/// diverges, "nan" for one whose numbers left double precision.
+void appendStepsOf(double value, std::vector<StepSummary>& steps, int from, int to, const std::string& output,
+                   size_t evalCount, size_t size) {
   for (int t = from; t <= to; ++t) {
     StepSummary s;
     s.t = t;
-    s.loss = {{inf}, {0.0}, {0.0}};
+    s.loss = {{value}, {0.0}, {0.0}};
     for (size_t e = 0; e < evalCount; ++e)
-      s.outputs[output].push_back({std::vector<double>(size, inf), std::vector<double>(size, inf), std::vector<double>(size, 0.0)});
+      s.outputs[output].push_back({std::vector<double>(size, value), std::vector<double>(size, value), std::vector<double>(size, 0.0)});
     steps.push_back(s);
   }
 }
@@ -792,21 +792,34 @@ int cmdLimit(const Options& o) {
   double jitMs = msSince(jitStart);
   auto evalStart = std::chrono::steady_clock::now();
   KernelLimitResult r;
+  nlohmann::json fault;
   size_t evalCount = prep.data.eval.count, size = static_cast<size_t>(d.outputSize);
-  if (c.regime == "unstable") {
-    // The limit is infinite from the first step at which something grows; before it, the NNGP.
-    int from = std::min(firstBlowUp(c), sched.steps + 1);
-    if (d.nngpDiverges) from = 0;
-    if (from > 0) {
-      passes::Schedule before = sched;
-      before.steps = from - 1;
-      r = kernelLimit(prep.staged, d, prep.data, before, ko);
+  // The limit is infinite from the first step at which something grows (unstable); before it
+  // (or at every step), the kernel dynamics.
+  int infiniteFrom = sched.steps + 1;
+  if (c.regime == "unstable") infiniteFrom = d.nngpDiverges ? 0 : std::min(firstBlowUp(c), sched.steps + 1);
+  else if (d.nngpDiverges || d.ntkDiverges) throw InternalError("a stable parametrization with a diverging kernel: " + d.why);
+  try {
+    if (infiniteFrom > 0) {
+      passes::Schedule finite = sched;
+      finite.steps = infiniteFrom - 1;
+      r = kernelLimit(prep.staged, d, prep.data, finite, ko);
     }
+  } catch (const KernelBreakdown& e) {
+    // Not computable in doubles: every step before the blow-up is "nan", with the reason.
+    r = KernelLimitResult{};
+    r.method = "kernel";
+    appendStepsOf(std::numeric_limits<double>::quiet_NaN(), r.steps, 0, infiniteFrom - 1, d.output, evalCount, size);
+    fault = {{"kind", "overflow"},
+             {"message", std::string("numeric fault: ") + e.what() +
+                             ". The kernels of this limit exceed double precision with these inputs and "
+                             "hyperparameters, so its values are reported as nan: scale the inputs down or choose "
+                             "smaller initial variances or learning rate (--set)"}};
+    std::cerr << "tpc: warning: " << fault["message"].get<std::string>() << "\n";
+  }
+  if (c.regime == "unstable") {
     r.method = "none";
-    appendInfiniteSteps(r.steps, from, sched.steps, d.output, evalCount, size);
-  } else {
-    if (d.nngpDiverges || d.ntkDiverges) throw InternalError("a stable parametrization with a diverging kernel: " + d.why);
-    r = kernelLimit(prep.staged, d, prep.data, sched, ko);
+    appendStepsOf(std::numeric_limits<double>::infinity(), r.steps, infiniteFrom, sched.steps, d.output, evalCount, size);
   }
   double evalMs = msSince(evalStart);
   if (!o.json.empty()) {
@@ -844,6 +857,7 @@ int cmdLimit(const Options& o) {
         limit["kernels"]["ntk_by_coordinate"] = blocks;
       }
     }
+    if (!fault.is_null()) limit["numeric_fault"] = fault;
     report["limit"] = limit;
     report["timing"] = {{"parse_ms", prep.parseMs}, {"passes_ms", passesMs}, {"jit_ms", jitMs}, {"eval_ms", evalMs}};
     writeReport(report, o.json);

@@ -435,6 +435,34 @@ TEST(Cli, ANumericFaultOfTheLimitIsReportedWithItsPlace) {
   EXPECT_FALSE(ok.contains("numeric_fault"));
 }
 
+TEST(Cli, AKernelThatLeavesDoublePrecisionIsReportedAsNan) {
+  // Training inputs of size 1e160 under NTK: the input layer's variance |x|²/3 ≈ 1e320 overflows,
+  // so no kernel entry is a double. Both backends report every value "nan" with the reason, a
+  // warning on stderr, and exit 0; under SP (unstable) the steps after the blow-up stay "inf".
+  const std::string data = ::testing::TempDir() + "/huge_inputs.json";
+  std::ofstream(data) << R"({"train": {"x": [[1e160, -1e160, 1e160], [5e159, 1.5e160, -5e159], [-1.2e160, 3e159, 1.1e160]],
+                                         "y": [1.0, -1.0, 0.8]},
+                              "eval":  {"x": [[0.9, 0.9, -0.9], [-0.4, -1.2, 1.1]]}})";
+  for (const char* backend : {"jit", "interp"}) {
+    auto r = test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data " + data + " --steps 2 --json - --backend " +
+                          backend, false);
+    ASSERT_EQ(r.exitCode, 0) << r.out;
+    nlohmann::json limit = nlohmann::json::parse(r.out)["limit"];
+    ASSERT_TRUE(limit.contains("numeric_fault")) << backend;
+    EXPECT_NE(limit["numeric_fault"]["message"].get<std::string>().find("kernel recursion broke down"), std::string::npos);
+    for (const auto& st : limit["steps"]) {
+      EXPECT_EQ(st["loss"], "nan");
+      EXPECT_EQ(st["outputs"]["f"][1], "nan");
+    }
+  }
+  auto warned = test::runTpc("limit programs/mlp2_tanh.tp --param ntk --data " + data + " --steps 1");
+  EXPECT_EQ(warned.exitCode, 0);
+  EXPECT_NE(warned.out.find("tpc: warning: numeric fault"), std::string::npos) << warned.out;
+  nlohmann::json sp = limitReport("programs/mlp2_tanh.tp --param sp --data " + data + " --steps 2");
+  EXPECT_EQ(sp["steps"][0]["loss"], "nan");
+  EXPECT_EQ(sp["steps"][2]["loss"], "inf");
+}
+
 }  // namespace
 }  // namespace tp
 
