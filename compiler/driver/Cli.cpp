@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -179,11 +180,13 @@ void refuseBeyondBudget(const Cost& cost, const Options& o, const std::string& r
   refuseBeyondMemory(cost.bytes, request, "this request", cost.counted, remedy);
   const double minutes = cost.seconds / 60;
   if (o.maxMinutes > 0 && minutes > o.maxMinutes) {
-    std::ostringstream estimate;
-    estimate << std::setprecision(2) << (minutes < 120 ? minutes : minutes / 60) << (minutes < 120 ? " min" : " h");
+    char estimate[32];
+    if (minutes < 120) std::snprintf(estimate, sizeof estimate, "%.0f min", std::ceil(minutes));
+    else if (minutes < 48 * 60) std::snprintf(estimate, sizeof estimate, "%.1f h", minutes / 60);
+    else std::snprintf(estimate, sizeof estimate, "%.0f days", minutes / (24 * 60));
     std::ostringstream limit;
     limit << o.maxMinutes;
-    throw UsageError(request + ": estimated to take ~" + estimate.str() + " on this machine for " + cost.counted +
+    throw UsageError(request + ": estimated to take ~" + std::string(estimate) + " on this machine for " + cost.counted +
                      ", more than --max-minutes " + limit.str() + ": " + remedy + ", or raise --max-minutes");
   }
 }
