@@ -181,7 +181,8 @@ void refuseBeyondBudget(const Cost& cost, const Options& o, const std::string& r
   const double minutes = cost.seconds / 60;
   if (o.maxMinutes > 0 && minutes > o.maxMinutes) {
     char estimate[32];
-    if (minutes < 120) std::snprintf(estimate, sizeof estimate, "%.0f min", std::ceil(minutes));
+    if (minutes < 2) std::snprintf(estimate, sizeof estimate, "%.0f s", std::ceil(60 * minutes));
+    else if (minutes < 120) std::snprintf(estimate, sizeof estimate, "%.0f min", std::ceil(minutes));
     else if (minutes < 48 * 60) std::snprintf(estimate, sizeof estimate, "%.1f h", minutes / 60);
     else std::snprintf(estimate, sizeof estimate, "%.0f days", minutes / (24 * 60));
     std::ostringstream limit;
@@ -673,11 +674,24 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
   SampleChoice choice;
   if (fo.method == "montecarlo" && fo.samples == 0) {
     progress.phase("Monte Carlo pilot (" + std::to_string(kPilotParticles) + " particles)");
+    auto pilotStart = std::chrono::steady_clock::now();
     choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, particleBudget);
+    const double pilotSeconds = msSince(pilotStart) / 1000;
     fo.samples = choice.samples;
     if (choice.limitedByMemory)
       std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
                 << particleBudget / 1e9 << " GB; using " << fo.samples << " (pass --samples to choose)\n";
+    // The time budget too: the run costs the pilot's time per particle (it ran the same groups).
+    const size_t chosen = fo.samples;
+    while (o.maxMinutes > 0 && fo.samples > kPilotParticles &&
+           pilotSeconds * double(fo.samples) / double(kPilotParticles) > 60 * o.maxMinutes)
+      fo.samples /= 2;
+    if (fo.samples < chosen) {
+      choice.samples = fo.samples;
+      std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs " << chosen
+                << " particles, more than fit in --max-minutes " << o.maxMinutes << "; using " << fo.samples
+                << " (pass --samples or raise --max-minutes)\n";
+    }
   }
   progress.phase(fo.method == "montecarlo" ? "Monte Carlo (" + std::to_string(fo.samples) + " particles)"
                  : fo.method == "quadrature" ? "quadrature (order " + std::to_string(fo.order) + ")"

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "TestUtil.h"
 #include "compiler/driver/Budget.h"
@@ -88,6 +89,20 @@ TEST(Budget, RequestsBeyondTimeOrMemoryAreRefusedBeforeTheyStart) {
   auto ok = test::runTpc("simulate " + tanh + " --steps 4 --width 64 --json " + report);
   ASSERT_EQ(ok.exitCode, 0) << ok.out;
   EXPECT_NE(test::readText(report).find("\"estimated_ms\""), std::string::npos);
+}
+
+TEST(Budget, AutomaticParticlesStayWithinTheTimeBudget) {
+  // Without --samples, Monte Carlo picks K for standard errors of 1e-3 (here 2^18 or more), then
+  // halves it while the pilot's time per particle says the run would exceed --max-minutes. With
+  // 0.0001 min (6 ms), below any 2^14-particle pilot of this program (~3 300 particle
+  // instructions at T = 3: ~5·10^7 lane operations, tens of ms), K falls to the pilot's 2^14.
+  const std::string report = ::testing::TempDir() + "/time_budget.json";
+  auto r = test::runTpc("limit programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json --steps 3 "
+                        "--method montecarlo --max-minutes 0.0001 --json " + report);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  EXPECT_EQ(nlohmann::json::parse(test::readText(report))["limit"]["particles"], 16384);
+  EXPECT_NE(r.out.find("tpc: warning: a standard error of 0.001 needs"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("more than fit in --max-minutes 0.0001; using 16384"), std::string::npos) << r.out;
 }
 
 }  // namespace
