@@ -24,12 +24,14 @@ constexpr double kSecondsPerGaussian = 1.5e-8;
 constexpr double kBytesPerValue = 200;
 
 /// limit: deriving one Z-program instruction (unroll, normal form, Master Theorem).
-constexpr double kDeriveSecondsPerInstruction = 1.2e-5;
+constexpr double kDeriveSecondsPerInstruction = 6e-6;
 /// limit --backend jit: LLVM's optimisation and code generation, per instruction.
-constexpr double kCompileSecondsPerInstruction = 1.2e-4;
-/// limit: one particle instruction on one particle, compiled / interpreted.
-constexpr double kJitSecondsPerLane = 1.5e-9;
-constexpr double kInterpSecondsPerLane = 4e-9;
+constexpr double kCompileSecondsPerInstruction = 5e-5;
+/// limit: one particle instruction on one particle, compiled / interpreted. Monte Carlo runs
+/// every particle twice: in the full run and in one of the 16 groups of its standard errors.
+constexpr double kJitSecondsPerLane = 5e-10;
+constexpr double kInterpSecondsPerLane = 3e-9;
+constexpr double kRunsPerParticle = 2;
 /// One Z-program instruction in memory, with the netsor program it came from.
 constexpr double kBytesPerInstruction = 500;
 
@@ -120,7 +122,7 @@ Cost featureLimitCost(const ir::Program& typed, const PipelineOptions& options, 
   }
   const int steps = options.schedule.steps;
   const double total = extrapolateSteps(instructions, steps);
-  const double lanes = extrapolateSteps(particleInstructions, steps) * static_cast<double>(particles);
+  const double lanes = extrapolateSteps(particleInstructions, steps) * static_cast<double>(particles) * kRunsPerParticle;
   Cost cost;
   cost.seconds = kDeriveSecondsPerInstruction * total + (jit ? kCompileSecondsPerInstruction * total / threads : 0) +
                  (jit ? kJitSecondsPerLane : kInterpSecondsPerLane) * lanes / threads;
