@@ -58,8 +58,10 @@ Progress::Progress(std::string command, bool enabled)
   pthread_sigmask(SIG_SETMASK, &previous, nullptr);
 }
 
-Progress::~Progress() {
-  if (!enabled_) return;
+Progress::~Progress() { finish(); }
+
+void Progress::finish() {
+  if (!enabled_ || !drawer_.joinable()) return;
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stopping_ = true;

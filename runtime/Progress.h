@@ -20,7 +20,7 @@ bool progressWanted(bool quiet);
 
 /// The line "tpc limit: Monte Carlo  37%  ~12 s left" on stderr, redrawn in place (carriage
 /// return) four times a second by a thread of its own, from the run's second second on so
-/// quick runs never show it, and erased when the object dies. A phase without a measure
+/// quick runs never show it, and erased by finish() or when the object dies. A phase without a measure
 /// ("compiling 282 functions") shows its elapsed time. Disabled, every call does nothing.
 class Progress {
 public:
@@ -35,6 +35,9 @@ public:
   void update(double done, double total);
   /// update() as a ProgressFn (empty when disabled, so evaluators skip the calls).
   ProgressFn callback();
+  /// Stops drawing and erases the line: call before printing anything else (the destructor
+  /// does it too). Later calls do nothing.
+  void finish();
 
 private:
   using Clock = std::chrono::steady_clock;

@@ -331,6 +331,7 @@ int cmdSimulate(const Options& o) {
   so.progress = progress.callback();
   auto evalStart = std::chrono::steady_clock::now();
   SimulationResult result = simulate(unrolled, data, finiteWidthSetup(program, pz, o.width, o.threads), so);
+  progress.finish();
   double evalMs = msSince(evalStart);
   if (!o.json.empty()) {
     nlohmann::json report = reportHeader(program);
@@ -470,6 +471,7 @@ int cmdCoordcheck(const Options& o) {
   co.progress = progress.callback();
   auto evalStart = std::chrono::steady_clock::now();
   CoordCheckReport r = coordCheck(prep.staged, pz, prep.data, co, o.tolerance);
+  progress.finish();
   double evalMs = msSince(evalStart);
   if (!o.json.empty()) {
     nlohmann::json rows = nlohmann::json::array();
@@ -697,6 +699,7 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
                  : fo.method == "quadrature" ? "quadrature (order " + std::to_string(fo.order) + ")"
                                              : "exact cubature");
   FeatureLimitResult r = featureLimit(z, prep.staged, prep.data, fo);
+  progress.finish();
   double evalMs = msSince(evalStart);
   nlohmann::json fault = numericFault(o, z, prep.staged, r.health);
   if (!fault.is_null()) std::cerr << "tpc: warning: " << fault["message"].get<std::string>() << "\n";

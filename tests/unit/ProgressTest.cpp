@@ -44,11 +44,12 @@ TEST(Progress, ALongRunOnATerminalShowsWhatItDoesAndHowFar) {
   std::string out = runOnTerminal(kSimulate);
   EXPECT_NE(out.find("\rtpc simulate: width 512, 16 seeds"), std::string::npos) << out;
   EXPECT_NE(out.find("%"), std::string::npos) << out;
-  // The summary follows on a clean line: the progress line is erased first.
-  EXPECT_NE(out.find("simulate programs/mlp2_tanh.tp  param mup"), std::string::npos) << out;
+  // The summary follows on a clean line: the progress line is erased ("\r   \r") first.
+  EXPECT_NE(out.find("\rsimulate programs/mlp2_tanh.tp  param mup"), std::string::npos) << out;
   std::string limit = runOnTerminal({"limit", "programs/mlp2_tanh.tp", "--param", "mup", "--data",
                                      "programs/data/mlp2_tanh.json", "--steps", "2", "--samples", "65536"});
   EXPECT_NE(limit.find("\rtpc limit: "), std::string::npos) << limit;
+  EXPECT_NE(limit.find("\rlimit programs/mlp2_tanh.tp  param mup"), std::string::npos) << limit;
 }
 
 TEST(Progress, QuietOrNotATerminalShowsNothing) {
