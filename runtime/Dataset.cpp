@@ -157,6 +157,11 @@ private:
   }
 
   bool open(Json container) {
+    if (open_.size() >= kMaxJsonDepth) {
+      failure = ParseFailure{0, nameOf(open_.size()) + " is nested more than " + std::to_string(kMaxJsonDepth) +
+                                    " levels deep"};
+      return false;
+    }
     open_.push_back({place(std::move(container)), ""});
     return true;
   }
@@ -167,11 +172,10 @@ private:
   }
 };
 
-/// Parses strict JSON, or throws a UserError located at the offending byte.
-Json parseJson(const std::string& text, const std::string& path) {
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos)
-    fail(path, "the data file is empty; expected a JSON object "
-               "{\"train\": {...}, \"eval\": {...}} (\"eval\" optional)");
+}  // namespace
+
+Json parseStrictJson(const std::string& text, const std::string& path, const std::string& emptyMessage) {
+  if (text.find_first_not_of(" \t\r\n") == std::string::npos) fail(path, emptyMessage);
   TreeBuilder builder;
   if (Json::sax_parse(text, &builder)) return std::move(builder.root);
   const ParseFailure& failure = builder.failure.value();
@@ -180,6 +184,8 @@ Json parseJson(const std::string& text, const std::string& path) {
   throw UserError(path + ":" + std::to_string(loc.line) + ":" + std::to_string(loc.col) + ": " +
                   failure.message);
 }
+
+namespace {
 
 /// "a string", "an array", ... for messages that say what was found.
 std::string kindOf(const Json& value) {
@@ -340,7 +346,9 @@ const std::vector<double>& DataSplit::value(const std::string& name, size_t exam
 Dataset parseDataset(const std::string& text, const std::string& pathForMessages,
                      const std::vector<ir::InputDecl>& decls) {
   const std::string& path = pathForMessages;
-  Json json = parseJson(text, path);
+  Json json = parseStrictJson(text, path,
+                              "the data file is empty; expected a JSON object "
+                              "{\"train\": {...}, \"eval\": {...}} (\"eval\" optional)");
   if (!json.is_object())
     fail(path, "the top level is " + kindOf(json) +
                    ", expected an object {\"train\": {...}, \"eval\": {...}} (\"eval\" optional)");

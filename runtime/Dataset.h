@@ -34,6 +34,7 @@
 
 #include <cstddef>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,15 @@ struct Dataset {
 /// tp::UserError, whose message starts with `path:`, when the file cannot be
 /// read or is invalid.
 Dataset readDataset(const std::string& path, const std::vector<ir::InputDecl>& decls);
+
+/// JSON nested deeper than this is refused: nothing tpc reads needs more, and printing or
+/// walking a deeper tree recursively could exhaust the stack.
+inline constexpr size_t kMaxJsonDepth = 64;
+
+/// Parses strict JSON (no repeated keys, finite numbers, at most kMaxJsonDepth levels) or
+/// throws a UserError "PATH:LINE:COL: message" naming the offending entry; `emptyMessage`
+/// follows "PATH: " for a file without any JSON.
+nlohmann::json parseStrictJson(const std::string& text, const std::string& path, const std::string& emptyMessage);
 
 /// Parses and validates data-file text; `pathForMessages` starts every error
 /// message. Throws tp::UserError like readDataset.

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -24,21 +25,21 @@ std::chrono::milliseconds quietStart() {
   return kQuietStart;
 }
 
-/// "12 s", "3 min", "1.5 h".
-std::string duration(double seconds) {
-  char text[32];
-  if (seconds < 90) std::snprintf(text, sizeof text, "%.0f s", seconds);
-  else if (seconds < 5400) std::snprintf(text, sizeof text, "%.0f min", seconds / 60);
-  else std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
-  return text;
-}
-
 void writeAll(const std::string& text) {
   ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
   (void)ignored;
 }
 
 }  // namespace
+
+std::string humanDuration(double seconds) {
+  char text[32];
+  if (seconds < 120) std::snprintf(text, sizeof text, "%.0f s", std::ceil(seconds));
+  else if (seconds < 120 * 60) std::snprintf(text, sizeof text, "%.0f min", std::ceil(seconds / 60));
+  else if (seconds < 48 * 3600) std::snprintf(text, sizeof text, "%.1f h", seconds / 3600);
+  else std::snprintf(text, sizeof text, "%.0f days", seconds / 86400);
+  return text;
+}
 
 bool progressWanted(bool quiet) {
   const char* term = std::getenv("TERM");
@@ -86,6 +87,21 @@ void Progress::update(double done, double total) {
   total_ = total;
 }
 
+void Progress::message(const std::string& line) {
+  if (!enabled_) {
+    writeAll(line + "\n");
+    return;
+  }
+  // Erase the drawn line, print the message on its own line; the drawer redraws below it.
+  std::lock_guard<std::mutex> writing(writeMutex_);
+  size_t width = 0;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    std::swap(width, drawnWidth_);
+  }
+  writeAll("\r" + std::string(width, ' ') + "\r" + line + "\n");
+}
+
 ProgressFn Progress::callback() {
   if (!enabled_) return {};
   return [this](double done, double total) { update(done, total); };
@@ -94,12 +110,12 @@ ProgressFn Progress::callback() {
 std::string Progress::line() const {
   const double elapsed = std::chrono::duration<double>(Clock::now() - phaseStart_).count();
   std::string text = command_ + ": " + phase_;
-  if (total_ <= 0) return text + "  (" + duration(elapsed) + ")";
+  if (total_ <= 0) return text + "  (" + humanDuration(elapsed) + ")";
   const double fraction = std::clamp(done_ / total_, 0.0, 1.0);
   char percent[16];
   std::snprintf(percent, sizeof percent, "  %3.0f%%", 100 * fraction);
   text += percent;
-  if (fraction > 0 && fraction < 1) text += "  ~" + duration(elapsed * (1 - fraction) / fraction) + " left";
+  if (fraction > 0 && fraction < 1) text += "  ~" + humanDuration(elapsed * (1 - fraction) / fraction) + " left";
   return text;
 }
 
@@ -107,12 +123,18 @@ void Progress::run() {
   std::unique_lock<std::mutex> lock(mutex_);
   if (wake_.wait_until(lock, start_ + quietStart(), [this] { return stopping_; })) return;
   while (!stopping_) {
-    // Pad over a longer line drawn before, so none of its characters remain.
+    // Pad over a longer line drawn before, so none of its characters remain. The write
+    // happens outside the lock: a slow terminal must not stall the threads that update().
     std::string text = line();
     std::string out = "\r" + text;
     if (text.size() < drawnWidth_) out += std::string(drawnWidth_ - text.size(), ' ');
     drawnWidth_ = std::max(drawnWidth_, text.size());
-    writeAll(out);
+    lock.unlock();
+    {
+      std::lock_guard<std::mutex> writing(writeMutex_);
+      writeAll(out);
+    }
+    lock.lock();
     wake_.wait_for(lock, kRedrawInterval, [this] { return stopping_; });
   }
 }

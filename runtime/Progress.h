@@ -14,6 +14,9 @@ namespace tp {
 /// particles, matrix entries), from any thread. Empty: nobody is listening.
 using ProgressFn = std::function<void(double done, double total)>;
 
+/// "12 s", "3 min", "1.5 h", "103 days": a duration at the precision a person reads it.
+std::string humanDuration(double seconds);
+
 /// Whether a progress line belongs on stderr: it is a terminal (not a pipe or a file, and
 /// TERM is not "dumb") and the user did not ask for --quiet.
 bool progressWanted(bool quiet);
@@ -38,6 +41,8 @@ public:
   /// Stops drawing and erases the line: call before printing anything else (the destructor
   /// does it too). Later calls do nothing.
   void finish();
+  /// Writes a line of its own to stderr (a warning) without mixing it into the progress line.
+  void message(const std::string& line);
 
 private:
   using Clock = std::chrono::steady_clock;
@@ -50,7 +55,8 @@ private:
   double done_ = 0, total_ = 0;
   size_t drawnWidth_ = 0;
   bool stopping_ = false;
-  std::mutex mutex_;
+  std::mutex mutex_;       // the state above
+  std::mutex writeMutex_;  // one write to stderr at a time (taken without mutex_ held)
   std::condition_variable wake_;
   std::thread drawer_;
 };

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <sstream>
+#include <thread>
 
 #include "compiler/passes/ZProgram.h"
 
@@ -34,6 +35,11 @@ constexpr double kInterpSecondsPerLane = 3e-9;
 constexpr double kRunsPerParticle = 2;
 /// One Z-program instruction in memory, with the netsor program it came from.
 constexpr double kBytesPerInstruction = 500;
+
+/// The threads that run at once: --threads beyond the machine's cores share them.
+double usefulThreads(int threads) {
+  return std::max(1.0, std::min<double>(threads, std::max(1u, std::thread::hardware_concurrency())));
+}
 
 /// `options` with `steps` training steps.
 PipelineOptions atSteps(PipelineOptions options, int steps) {
@@ -98,10 +104,10 @@ Cost simulationCost(const ir::Program& typed, const PipelineOptions& options, co
     }
     double gaussians = 0;
     for (const ir::ParamDecl& p : typed.params)
-      gaussians += p.type.isMatrix() ? entries(p.type.rows, n) * entries(p.type.cols, n) : n;
+      gaussians += p.type.isMatrix() ? entries(p.type.rows, n) * entries(p.type.cols, n) : entries(p.type.dim(), n);
     double matrixEntries = extrapolateSteps(matrix, steps);
     mostEntries = std::max(mostEntries, matrixEntries);
-    double perRun = kSecondsPerMatrixEntry * matrixEntries / threads +
+    double perRun = kSecondsPerMatrixEntry * matrixEntries / usefulThreads(threads) +
                     kSecondsPerVectorEntry * extrapolateSteps(vector, steps) + kSecondsPerGaussian * gaussians;
     cost.seconds += perRun * seeds * runsPerSeed;
   }
@@ -124,8 +130,9 @@ Cost featureLimitCost(const ir::Program& typed, const PipelineOptions& options, 
   const double total = extrapolateSteps(instructions, steps);
   const double lanes = extrapolateSteps(particleInstructions, steps) * static_cast<double>(particles) * kRunsPerParticle;
   Cost cost;
-  cost.seconds = kDeriveSecondsPerInstruction * total + (jit ? kCompileSecondsPerInstruction * total / threads : 0) +
-                 (jit ? kJitSecondsPerLane : kInterpSecondsPerLane) * lanes / threads;
+  const double workers = usefulThreads(threads);
+  cost.seconds = kDeriveSecondsPerInstruction * total + (jit ? kCompileSecondsPerInstruction * total / workers : 0) +
+                 (jit ? kJitSecondsPerLane : kInterpSecondsPerLane) * lanes / workers;
   cost.bytes = kBytesPerInstruction * total;
   cost.size = total;
   cost.counted = "a Z-program of ~" + scientific(total) + " instructions" +

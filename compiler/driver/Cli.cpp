@@ -175,26 +175,24 @@ void refuseWidthBeyondMemory(const ir::Program& program, int width, const std::s
 }
 
 /// Refuses, before the work starts, a request whose estimate (Budget.h) exceeds 60% of the
-/// machine's memory or --max-minutes, naming the options that size it.
-void refuseBeyondBudget(const Cost& cost, const Options& o, const std::string& request, const std::string& remedy) {
-  refuseBeyondMemory(cost.bytes, request, "this request", cost.counted, remedy);
-  const double minutes = cost.seconds / 60;
-  if (o.maxMinutes > 0 && minutes > o.maxMinutes) {
-    char estimate[32];
-    if (minutes < 2) std::snprintf(estimate, sizeof estimate, "%.0f s", std::ceil(60 * minutes));
-    else if (minutes < 120) std::snprintf(estimate, sizeof estimate, "%.0f min", std::ceil(minutes));
-    else if (minutes < 48 * 60) std::snprintf(estimate, sizeof estimate, "%.1f h", minutes / 60);
-    else std::snprintf(estimate, sizeof estimate, "%.0f days", minutes / (24 * 60));
+/// machine's memory (what grows is the program: `memoryRemedy`) or --max-minutes
+/// (`timeRemedy`), naming the options that size it.
+void refuseBeyondBudget(const Cost& cost, const Options& o, const std::string& request, const std::string& timeRemedy,
+                        const std::string& memoryRemedy = "choose fewer --steps or a smaller --batch") {
+  refuseBeyondMemory(cost.bytes, request, "this request", cost.counted, memoryRemedy);
+  if (o.maxMinutes > 0 && cost.seconds > 60 * o.maxMinutes) {
     std::ostringstream limit;
     limit << o.maxMinutes;
-    throw UsageError(request + ": estimated to take ~" + std::string(estimate) + " on this machine for " + cost.counted +
-                     ", more than --max-minutes " + limit.str() + ": " + remedy + ", or raise --max-minutes");
+    throw UsageError(request + ": estimated to take ~" + humanDuration(cost.seconds) + " on this machine for " +
+                     cost.counted + ", more than --max-minutes " + limit.str() + ": " + timeRemedy +
+                     ", or raise --max-minutes");
   }
 }
 
-/// "--steps 5000, --batch 3" (with the options that size a run).
-std::string sizingOptions(const Options& o, const passes::Schedule& s, const std::string& more = "") {
-  return "--steps " + std::to_string(s.steps) + ", --batch " + std::to_string(s.batch ? s.batch : s.trainCount) + more;
+/// "--steps 5000, --batch 3" ("--batch 0 (all 3 examples)" when every example is a batch).
+std::string sizingOptions(const passes::Schedule& s, const std::string& more = "") {
+  return "--steps " + std::to_string(s.steps) + ", --batch " +
+         (s.batch ? std::to_string(s.batch) : "0 (all " + std::to_string(s.trainCount) + " examples)") + more;
 }
 
 // ---- Subcommands -------------------------------------------------------------
@@ -311,7 +309,7 @@ int cmdSimulate(const Options& o) {
   Prepared prep = prepare(o, "unrolled", [&](Prepared& r, const PipelineOptions& po) {
     refuseWidthBeyondMemory(r.program, o.width, "--width");
     Cost cost = simulationCost(r.program, po, {o.width}, o.seeds, 1, o.threads);
-    refuseBeyondBudget(cost, o, sizingOptions(o, po.schedule, ", --width " + std::to_string(o.width) + ", --seeds " +
+    refuseBeyondBudget(cost, o, sizingOptions(po.schedule, ", --width " + std::to_string(o.width) + ", --seeds " +
                                                                    std::to_string(o.seeds)),
                        "choose fewer --steps or --seeds, or a smaller --width or --batch");
     r.estimatedMs = 1000 * cost.seconds;
@@ -451,7 +449,7 @@ int cmdCoordcheck(const Options& o) {
   Prepared prep = prepare(o, "netsor", [&](Prepared& r, const PipelineOptions& po) {
     refuseWidthBeyondMemory(r.program, *std::max_element(o.widths.begin(), o.widths.end()), "--widths");
     Cost cost = simulationCost(r.program, po, o.widths, o.seeds, 2, o.threads);
-    refuseBeyondBudget(cost, o, sizingOptions(o, po.schedule, ", --widths up to " +
+    refuseBeyondBudget(cost, o, sizingOptions(po.schedule, ", --widths up to " +
                                                                    std::to_string(*std::max_element(o.widths.begin(), o.widths.end())) +
                                                                    ", --seeds " + std::to_string(o.seeds)),
                        "choose fewer --steps or --seeds, or smaller --widths or --batch");
@@ -466,7 +464,8 @@ int cmdCoordcheck(const Options& o) {
   co.seed = o.seed;
   co.threads = o.threads;
   Progress progress("tpc coordcheck", progressWanted(o.quiet));
-  progress.phase("widths " + std::to_string(o.widths.front()) + ".." + std::to_string(o.widths.back()) + ", " +
+  progress.phase("widths " + std::to_string(*std::min_element(o.widths.begin(), o.widths.end())) + ".." +
+                 std::to_string(*std::max_element(o.widths.begin(), o.widths.end())) + ", " +
                  std::to_string(o.seeds) + (o.seeds == 1 ? " seed" : " seeds"));
   co.progress = progress.callback();
   auto evalStart = std::chrono::steady_clock::now();
@@ -598,12 +597,15 @@ void admitZProgram(Prepared& r, const PipelineOptions& po, const Options& o, siz
   const passes::Schedule& s = po.schedule;
   if (s.steps <= 3 && (s.batch ? s.batch : s.trainCount) <= 16) return;
   Cost cost = featureLimitCost(r.program, po, r.pz, particles, o.backend == "jit", o.threads);
-  refuseBeyondBudget(cost, o, sizingOptions(o, s), "choose fewer --steps or a smaller --batch");
+  refuseBeyondBudget(cost, o, sizingOptions(s, particles ? ", --samples " + std::to_string(particles) : ""),
+                     std::string("choose fewer --steps, a smaller --batch") +
+                         (particles ? " or fewer --samples" : "") + (o.backend == "jit" ? "" : ", use --backend jit"));
   r.estimatedMs = 1000 * cost.seconds;
 }
 
 /// The feature-learning limit: the Z-program evaluated by quadrature or Monte Carlo.
 int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
+  const auto start = std::chrono::steady_clock::now();
   Progress progress("tpc limit", progressWanted(o.quiet));
   progress.phase("deriving the Z-program of " + std::to_string(o.steps) + (o.steps == 1 ? " step" : " steps"));
   Prepared prep = prepare(o, "netsor", [&](Prepared& r, const PipelineOptions& po) {
@@ -680,19 +682,26 @@ int cmdFeatureLimit(const Options& o, const passes::Classification& c) {
     choice = chooseSamples(z, prep.staged, prep.data, fo, kTargetStderr, particleBudget);
     const double pilotSeconds = msSince(pilotStart) / 1000;
     fo.samples = choice.samples;
-    if (choice.limitedByMemory)
-      std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
-                << particleBudget / 1e9 << " GB; using " << fo.samples << " (pass --samples to choose)\n";
-    // The time budget too: the run costs the pilot's time per particle (it ran the same groups).
+    if (choice.limitedByMemory) {
+      std::ostringstream memory;
+      memory << "tpc: warning: a standard error of " << kTargetStderr << " needs more particles than fit in "
+             << particleBudget / 1e9 << " GB; using " << fo.samples << " (pass --samples to choose)";
+      progress.message(memory.str());
+    }
+    // The time budget too: the run costs the pilot's time per particle (it ran the same groups),
+    // within what is left of --max-minutes after deriving, compiling and the pilot.
     const size_t chosen = fo.samples;
+    const double left = 60 * o.maxMinutes - msSince(start) / 1000;
     while (o.maxMinutes > 0 && fo.samples > kPilotParticles &&
-           pilotSeconds * double(fo.samples) / double(kPilotParticles) > 60 * o.maxMinutes)
+           pilotSeconds * double(fo.samples) / double(kPilotParticles) > left)
       fo.samples /= 2;
     if (fo.samples < chosen) {
       choice.samples = fo.samples;
-      std::cerr << "tpc: warning: a standard error of " << kTargetStderr << " needs " << chosen
-                << " particles, more than fit in --max-minutes " << o.maxMinutes << "; using " << fo.samples
-                << " (pass --samples or raise --max-minutes)\n";
+      std::ostringstream budget;
+      budget << "tpc: warning: a standard error of " << kTargetStderr << " needs " << chosen
+             << " particles, more than fit in --max-minutes " << o.maxMinutes << "; using " << fo.samples
+             << " (pass --samples or raise --max-minutes)";
+      progress.message(budget.str());
     }
   }
   progress.phase(fo.method == "montecarlo" ? "Monte Carlo (" + std::to_string(fo.samples) + " particles)"
@@ -828,9 +837,10 @@ int cmdLimit(const Options& o) {
   } catch (const KernelBreakdown& e) {
     // Not computable in doubles: every step before the blow-up is "nan", with the reason.
     r = KernelLimitResult{};
-    r.method = "kernel";
+    r.method = "none";  // nothing was evaluated
     appendStepsOf(std::numeric_limits<double>::quiet_NaN(), r.steps, 0, infiniteFrom - 1, d.output, evalCount, size);
-    fault = {{"kind", "overflow"},
+    const bool nan = std::string(e.what()).find("nan") != std::string::npos;
+    fault = {{"kind", nan ? "nan" : "overflow"},
              {"message", std::string("numeric fault: ") + e.what() +
                              ". The kernels of this limit exceed double precision with these inputs and "
                              "hyperparameters, so its values are reported as nan: scale the inputs down or choose "
@@ -934,38 +944,34 @@ int cmdCompile(const Options& o) {
 }
 
 /// A tpc JSON report read for `tpc report`: malformed JSON is "PATH:LINE:COL: ...", a JSON
-/// document that is not a schema-1 tpc report is refused by name.
+/// document that is not a schema-1 tpc report is refused by name. The program it names is
+/// shown when it is a readable `.tp` file of at most 1 MB (a report is data: it must not pull
+/// arbitrary files into a page meant to be shared).
 ReportInput readReportFile(const std::string& path) {
+  constexpr uintmax_t kMaxSourceBytes = 1 << 20;
   std::ifstream in(path, std::ios::binary);
   if (!in) throw UserError(path + ": cannot read the file");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  const std::string text = buffer.str();
   ReportInput r;
   r.path = path;
-  try {
-    r.json = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
-    size_t line = 1, col = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      col = text[i] == '\n' ? 1 : col + 1;
-      line += text[i] == '\n' ? 1 : 0;
-    }
-    std::string what = e.what();
-    throw UserError(path + ":" + std::to_string(line) + ":" + std::to_string(col) + ": not valid JSON (" +
-                    what.substr(what.find("]") + 2) + ")");
-  }
+  r.json = parseStrictJson(buffer.str(), path, "the file is empty; expected a tpc JSON report");
   const nlohmann::json& j = r.json;
-  if (!j.is_object() || !j.contains("schema_version") || j["schema_version"] != 1 || !j.contains("tool") ||
-      !j["tool"].is_object() || j["tool"].value("name", "") != "tpc")
+  const bool isReport = j.is_object() && j.contains("schema_version") && j["schema_version"] == 1 &&
+                        j.contains("tool") && j["tool"].is_object() && j["tool"].contains("name") &&
+                        j["tool"]["name"] == "tpc";
+  if (!isReport)
     throw UserError(path + ": not a tpc report (expected \"schema_version\": 1 and \"tool\": {\"name\": \"tpc\"})");
   if (j.contains("program") && j["program"].is_object() && j["program"].contains("path") &&
       j["program"]["path"].is_string()) {
-    std::ifstream program(j["program"]["path"].get<std::string>(), std::ios::binary);
-    if (program) {
-      std::stringstream source;
-      source << program.rdbuf();
-      r.source = source.str();
+    const std::filesystem::path program = j["program"]["path"].get<std::string>();
+    std::error_code ec;
+    if (program.extension() == ".tp" && std::filesystem::is_regular_file(program, ec) &&
+        std::filesystem::file_size(program, ec) <= kMaxSourceBytes && !ec) {
+      std::ifstream source(program, std::ios::binary);
+      std::stringstream text;
+      text << source.rdbuf();
+      r.source = text.str();
     }
   }
   return r;

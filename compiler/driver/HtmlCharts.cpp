@@ -191,10 +191,15 @@ std::string coordcheckBlock(const ReportInput& report) {
   std::vector<std::pair<double, std::string>> columns;
   for (const json& row : rows) {
     const std::string value = text(field(row, "value")), part = text(field(row, "part")), status = text(field(row, "status"));
+    const std::optional<double> t = reportNumber(field(row, "t"));
+    if (!t || !std::isfinite(*t)) continue;  // not a step: nothing to order the charts by
+    const std::pair<double, std::string> key{*t, part};
     auto v = std::find(values.begin(), values.end(), value);
+    if ((v == values.end() && values.size() >= kMaxTableColumns) ||
+        (!byStep.count(key) && columns.size() >= kMaxTableColumns))
+      continue;
     const size_t colour = static_cast<size_t>(v - values.begin());
     if (v == values.end()) values.push_back(value);
-    const std::pair<double, std::string> key{reportNumber(field(row, "t")).value_or(0), part};
     if (!byStep.count(key)) {
       columns.push_back(key);
       LineChart& chart = byStep[key];
@@ -254,20 +259,28 @@ std::string coordcheckBlock(const ReportInput& report) {
 
 namespace {
 
-/// A matrix of numbers (rows of equal use), or nothing when `j` is not one.
-std::optional<std::vector<std::vector<double>>> matrixOf(const json& j) {
+/// A heat map draws at most this many rows and columns: the leading block of a larger kernel
+/// (a P×P kernel of a large evaluation set would be megabytes of SVG).
+constexpr size_t kMaxHeatMapSide = 64;
+
+/// The leading block (at most kMaxHeatMapSide square) of a square matrix of numbers, or
+/// nothing when `j` is not one; `side` receives the matrix's full size.
+std::optional<std::vector<std::vector<double>>> matrixOf(const json& j, size_t* side = nullptr) {
   if (!j.is_array() || j.empty()) return std::nullopt;
+  const size_t n = j.size(), shown = std::min(n, kMaxHeatMapSide);
   std::vector<std::vector<double>> m;
-  for (const json& row : j) {
-    if (!row.is_array()) return std::nullopt;
+  for (size_t i = 0; i < shown; ++i) {
+    const json& row = j[i];
+    if (!row.is_array() || row.size() != n) return std::nullopt;
     std::vector<double> r;
-    for (const json& v : row) {
-      std::optional<double> x = reportNumber(v);
+    for (size_t k = 0; k < shown; ++k) {
+      std::optional<double> x = reportNumber(row[k]);
       if (!x) return std::nullopt;
       r.push_back(*x);
     }
     m.push_back(std::move(r));
   }
+  if (side) *side = n;
   return m;
 }
 
@@ -281,9 +294,9 @@ std::vector<std::string> indexLabels(size_t n) {
 std::optional<HeatMap> blockMap(const std::string& name, const json& blocks) {
   if (!blocks.is_array() || blocks.empty()) return std::nullopt;
   const size_t coords = blocks.size();
-  std::optional<std::vector<std::vector<double>>> first = matrixOf(element(element(blocks, 0), 0));
-  if (!first) return std::nullopt;
-  const size_t examples = first->size();
+  size_t examples = 0;
+  if (!matrixOf(element(element(blocks, 0), 0), &examples)) return std::nullopt;
+  if (coords * examples > kMaxHeatMapSide) return std::nullopt;  // too large to draw (and to allocate)
   HeatMap map;
   map.title = name;
   map.axisTitle = "coordinate : example";
@@ -291,8 +304,9 @@ std::optional<HeatMap> blockMap(const std::string& name, const json& blocks) {
   map.cells.assign(coords * examples, std::vector<double>(coords * examples, std::nan("")));
   for (size_t k = 0; k < coords; ++k)
     for (size_t r = 0; r < coords; ++r) {
-      std::optional<std::vector<std::vector<double>>> m = matrixOf(element(element(blocks, k), r));
-      if (!m) return std::nullopt;
+      size_t side = 0;
+      std::optional<std::vector<std::vector<double>>> m = matrixOf(element(element(blocks, k), r), &side);
+      if (!m || side != examples) return std::nullopt;
       for (size_t a = 0; a < examples && a < m->size(); ++a)
         for (size_t b = 0; b < examples && b < (*m)[a].size(); ++b) map.cells[k * examples + a][r * examples + b] = (*m)[a][b];
     }
@@ -310,9 +324,12 @@ std::string kernelsBlock(const std::vector<const ReportInput*>& reports) {
     if (!kernels.is_object()) continue;
     std::vector<std::string> svgs;
     for (const auto& [name, value] : kernels.items()) {
-      if (auto m = matrixOf(value)) {
+      size_t side = 0;
+      if (auto m = matrixOf(value, &side)) {
         HeatMap map;
-        map.title = name;
+        map.title = side > kMaxHeatMapSide ? name + " (the first " + std::to_string(kMaxHeatMapSide) + " of " +
+                                                 std::to_string(side) + " examples)"
+                                           : name;
         map.axisTitle = "evaluation example";
         map.labels = indexLabels(m->size());
         map.cells = std::move(*m);

@@ -26,6 +26,10 @@ std::string text(const nlohmann::json& j);
 /// nothing when the key is missing or holds something else.
 std::optional<double> reportNumber(const nlohmann::json& j);
 
+/// Tables and chart grids built from a report show at most this many columns (steps, (t,
+/// part) pairs) and values: a crafted report cannot make the page quadratically large.
+inline constexpr size_t kMaxTableColumns = 64;
+
 /// The file name of a path, as reports are named on the page.
 std::string baseName(const std::string& path);
 

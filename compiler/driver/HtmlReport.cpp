@@ -196,7 +196,7 @@ std::string reportList(const std::vector<ReportInput>& reports) {
 }
 
 std::string sourceBlock(const std::string& source) {
-  if (source.empty()) return paragraph("The program's source could not be read (the path is relative to where tpc report runs).");
+  if (source.empty()) return paragraph("The program's source is not shown: it could not be read as a .tp file of at most 1 MB (the path is relative to where tpc report runs).");
   std::string out = "<pre class=\"source\">";
   size_t line = 1, start = 0;
   while (start < source.size()) {
@@ -269,7 +269,8 @@ std::string classificationBlock(const std::vector<const ReportInput*>& reports, 
     std::set<long long> steps;
     for (const auto& [name, list] : byStep.items())
       for (const json& s : arrayOf(list))
-        if (field(s, "t").is_number_integer()) steps.insert(field(s, "t").get<long long>());
+        if (field(s, "t").is_number_integer() && steps.size() < kMaxTableColumns)
+          steps.insert(field(s, "t").get<long long>());
     std::vector<std::string> header = {"value"};
     for (long long t : steps) header.push_back("t = " + std::to_string(t));
     std::vector<std::vector<Cell>> perStep;

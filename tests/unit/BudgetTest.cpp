@@ -77,6 +77,9 @@ TEST(Budget, RequestsBeyondTimeOrMemoryAreRefusedBeforeTheyStart) {
       {"coordcheck " + tanh + " --steps 1000 --widths 1024,2048,4096,8192 --seeds 100",
        "smaller --widths or --batch"},
   };
+  // The machine is pinned at 64 GB, so the time refusals are not preceded by a memory refusal
+  // on a small machine (the simulate case counts ~1.9 GB of unrolled program).
+  ::setenv("TPC_MEMORY_BYTES", "64e9", 1);
   for (const Case& c : cases) {
     std::filesystem::remove(report);
     auto r = test::runTpc(c.args + " --json " + report);
@@ -85,6 +88,7 @@ TEST(Budget, RequestsBeyondTimeOrMemoryAreRefusedBeforeTheyStart) {
     EXPECT_NE(r.out.find(c.expected), std::string::npos) << r.out;
     EXPECT_FALSE(std::filesystem::exists(report)) << c.args;
   }
+  ::unsetenv("TPC_MEMORY_BYTES");
   // An admitted request records the estimate it was admitted with.
   auto ok = test::runTpc("simulate " + tanh + " --steps 4 --width 64 --json " + report);
   ASSERT_EQ(ok.exitCode, 0) << ok.out;

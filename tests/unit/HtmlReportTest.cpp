@@ -9,6 +9,7 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include "compiler/driver/HtmlReport.h"
 #include "compiler/driver/HtmlSvg.h"
@@ -275,6 +276,60 @@ TEST(HtmlReport, CommandWritesThePage) {
   EXPECT_EQ(charts(page, "output"), 2);
   EXPECT_NE(page.find("Two-hidden-layer tanh perceptron"), std::string::npos);  // the program's source
   EXPECT_NE(page.find("feature_learning"), std::string::npos);
+  fs::remove_all(dir);
+}
+
+TEST(HtmlReport, CraftedReportsAreRefusedOrBoundedNeverACrash) {
+  // Reports are data a user may have been sent: a number beyond double, nesting deep enough to
+  // exhaust a recursive walk, a "program" that names a secret, and kernels whose drawing would
+  // allocate (10^3·k)² cells must each end in a clear refusal or a bounded page.
+  const fs::path dir = fs::temp_directory_path() / ("tpc_html_crafted_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string out = (dir / "page.html").string();
+  const std::string header = R"({"schema_version": 1, "tool": {"name": "tpc", "version": "0.1.0"}, )";
+  auto write = [&](const std::string& name, const std::string& text) {
+    const std::string path = (dir / name).string();
+    std::ofstream(path) << text;
+    return path;
+  };
+  const std::string huge = write("huge.json", header + "\n\"limit\": {\"steps\": [{\"t\": 1e999}]}}");
+  auto r = test::runTpc("report " + huge + " -o " + out);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find(huge + ":2:"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("out of range for a double"), std::string::npos) << r.out;
+  const std::string deep = write("deep.json", header + "\"x\": " + std::string(100, '[') + std::string(100, ']') + "}");
+  r = test::runTpc("report " + deep + " -o " + out);
+  EXPECT_EQ(r.exitCode, 1) << r.out;
+  EXPECT_NE(r.out.find("nested more than 64 levels deep"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out));
+
+  // Not a .tp file: never read into the page.
+  const std::string secret = write("secret.txt", "the secret is 8c1f");
+  const std::string named = write("named.json", header + R"("program": {"path": ")" + secret + R"("}})");
+  ASSERT_EQ(test::runTpc("report " + named + " -o " + out).exitCode, 0);
+  EXPECT_EQ(test::readText(out).find("8c1f"), std::string::npos);
+
+  // 1000 coordinates of empty blocks (a few kB), and a 200×200 kernel: bounded pages.
+  std::string blocks = "[[";
+  for (int i = 0; i < 1000; ++i) blocks += std::string(i ? "," : "") + "[]";
+  blocks += "]";
+  for (int i = 1; i < 1000; ++i) blocks += ",0";
+  blocks += "]";
+  std::string kernel = "[";
+  for (int i = 0; i < 200; ++i) {
+    kernel += std::string(i ? "," : "") + "[";
+    for (int k = 0; k < 200; ++k) kernel += std::string(k ? "," : "") + (i == k ? "1" : "0.5");
+    kernel += "]";
+  }
+  kernel += "]";
+  const std::string kernels = write("kernels.json", header + R"("limit": {"kernels": {"ntk_by_coordinate": )" + blocks +
+                                                       R"(, "nngp": )" + kernel + "}}}");
+  r = test::runTpc("report " + kernels + " -o " + out);
+  ASSERT_EQ(r.exitCode, 0) << r.out;
+  const std::string page = test::readText(out);
+  EXPECT_NE(page.find("nngp (the first 64 of 200 examples)"), std::string::npos);
+  EXPECT_EQ(charts(page, "kernel"), 1);  // the blocks are not drawable: skipped
+  EXPECT_LT(page.size(), size_t(2) << 20);
   fs::remove_all(dir);
 }
 

@@ -38,11 +38,11 @@ std::string runOnTerminal(const std::vector<std::string>& args) {
 
 const std::vector<std::string> kSimulate = {"simulate", "programs/mlp2_tanh.tp", "--param", "mup", "--data",
                                             "programs/data/mlp2_tanh.json", "--steps", "3", "--width", "512",
-                                            "--seeds", "16"};
+                                            "--seeds", "64"};  // ~1 s: several redraws 250 ms apart
 
 TEST(Progress, ALongRunOnATerminalShowsWhatItDoesAndHowFar) {
   std::string out = runOnTerminal(kSimulate);
-  EXPECT_NE(out.find("\rtpc simulate: width 512, 16 seeds"), std::string::npos) << out;
+  EXPECT_NE(out.find("\rtpc simulate: width 512, 64 seeds"), std::string::npos) << out;
   EXPECT_NE(out.find("%"), std::string::npos) << out;
   // The summary follows on a clean line: the progress line is erased ("\r   \r") first.
   EXPECT_NE(out.find("\rsimulate programs/mlp2_tanh.tp  param mup"), std::string::npos) << out;
@@ -61,7 +61,7 @@ TEST(Progress, QuietOrNotATerminalShowsNothing) {
   // A pipe (test::runTpc): stderr has nothing but what it had before progress existed.
   ::setenv("TPC_PROGRESS_AFTER_MS", "0", 1);
   auto piped = test::runTpc("simulate programs/mlp2_tanh.tp --param mup --data programs/data/mlp2_tanh.json "
-                            "--steps 3 --width 512 --seeds 16 2>&1 >/dev/null");
+                            "--steps 3 --width 512 --seeds 64 2>&1 >/dev/null");
   ::unsetenv("TPC_PROGRESS_AFTER_MS");
   EXPECT_EQ(piped.exitCode, 0);
   EXPECT_EQ(piped.out, "");
