@@ -13,6 +13,7 @@
 #include "compiler/ir/Diagnostics.h"
 #include "compiler/ir/Parametrization.h"
 #include "compiler/ir/Verifier.h"
+#include "compiler/report/HtmlReport.h"
 #include "frontend/Lower.h"
 #include "runtime/Dataset.h"
 
@@ -92,6 +93,15 @@ void parametrization(const uint8_t* data, size_t size) {
     program.parametrizations.push_back(*block);
     expectNoCrash([&] { ir::resolveParametrization(program, block->name, std::nullopt); });
   }
+}
+
+void report(const uint8_t* data, size_t size) {
+  const std::string text(reinterpret_cast<const char*>(data), size);
+  expectNoCrash([&] {
+    report::ReportInput input = report::reportFromText(text, "fuzz.json");
+    input.source = "width n\n";
+    if (report::htmlReport({input}).size() > (size_t(64) << 20)) fail("a page of more than 64 MB from one report");
+  });
 }
 
 }  // namespace tp::fuzz

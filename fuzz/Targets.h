@@ -21,4 +21,8 @@ void dataset(const uint8_t* data, size_t size);
 /// The JSON parametrization reader, then its resolution against the example programs.
 void parametrization(const uint8_t* data, size_t size);
 
+/// `tpc report`'s reader of JSON reports, then the HTML page drawn from the report (whose
+/// size must stay bounded: at most 64 MB from one input of at most libFuzzer's 1 MB).
+void report(const uint8_t* data, size_t size);
+
 }  // namespace tp::fuzz

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang, ASan + UBSan) and fuzzes the readers of user input:
-# the .tp frontend, the data-file reader and the parametrization reader (fuzz/Targets.h).
+# the .tp frontend, the data-file reader, the parametrization reader and tpc report's reader
+# and page (fuzz/Targets.h).
 #
 #   scripts/fuzz.sh [SECONDS]        each target for SECONDS (default 30)
 #   FUZZ_RUNS=N scripts/fuzz.sh      each target for N executions instead
 #
 # Seeds: programs/ and the malformed programs of tests/golden/diagnostics (frontend),
-# programs/data (dataset), fuzz/corpus/parametrization; what the fuzzer learns goes to
-# build-fuzz/corpus/TARGET (not checked in; TARGET = frontend, dataset, parametrization). A
+# programs/data (dataset), fuzz/corpus/parametrization, fuzz/corpus/report; what the fuzzer learns goes to
+# build-fuzz/corpus/TARGET (not checked in; TARGET = frontend, dataset, parametrization, report). A
 # crash, hang (10 s), leak, 2 GB of memory or a fuzzer that does not run stops with exit 1;
 # the input is in build-fuzz/artifacts/TARGET/ and the log in build-fuzz/TARGET.log: with
 # the fix, copy the input into fuzz/regressions/TARGET/ (replayed by
@@ -18,7 +19,7 @@ seconds=${1:-30}
 # -O1 with line tables: quick to build (CI builds it every run), stack traces with lines.
 CC=clang CXX=clang++ cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE= -DCMAKE_CXX_FLAGS="-O1 -gline-tables-only" \
   -DTPC_FUZZ=ON >/dev/null
-cmake --build build-fuzz -j "$(nproc)" --target tpc_fuzz_Frontend tpc_fuzz_Dataset tpc_fuzz_Parametrization
+cmake --build build-fuzz -j "$(nproc)" --target tpc_fuzz_Frontend tpc_fuzz_Dataset tpc_fuzz_Parametrization tpc_fuzz_Report
 limit=(-max_total_time="$seconds")
 [ -n "${FUZZ_RUNS:-}" ] && limit=(-runs="$FUZZ_RUNS")
 run() {  # TARGET SEED_DIR...
@@ -46,4 +47,5 @@ run() {  # TARGET SEED_DIR...
 run Frontend programs tests/golden/diagnostics
 run Dataset programs/data
 run Parametrization fuzz/corpus/parametrization
+run Report fuzz/corpus/report
 echo "== fuzzing found nothing"

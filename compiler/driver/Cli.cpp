@@ -17,7 +17,7 @@
 
 #include "compiler/driver/Analysis.h"
 #include "compiler/driver/Budget.h"
-#include "compiler/driver/HtmlReport.h"
+#include "compiler/report/HtmlReport.h"
 #include "compiler/driver/Pipeline.h"
 #include "compiler/driver/Report.h"
 #include "compiler/ir/Parametrization.h"
@@ -35,6 +35,8 @@
 #include "runtime/ZEval.h"
 
 namespace tp::driver {
+
+using report::ReportInput;
 
 namespace {
 
@@ -953,15 +955,8 @@ ReportInput readReportFile(const std::string& path) {
   if (!in) throw UserError(path + ": cannot read the file");
   std::stringstream buffer;
   buffer << in.rdbuf();
-  ReportInput r;
-  r.path = path;
-  r.json = parseStrictJson(buffer.str(), path, "the file is empty; expected a tpc JSON report");
+  ReportInput r = report::reportFromText(buffer.str(), path);
   const nlohmann::json& j = r.json;
-  const bool isReport = j.is_object() && j.contains("schema_version") && j["schema_version"] == 1 &&
-                        j.contains("tool") && j["tool"].is_object() && j["tool"].contains("name") &&
-                        j["tool"]["name"] == "tpc";
-  if (!isReport)
-    throw UserError(path + ": not a tpc report (expected \"schema_version\": 1 and \"tool\": {\"name\": \"tpc\"})");
   if (j.contains("program") && j["program"].is_object() && j["program"].contains("path") &&
       j["program"]["path"].is_string()) {
     const std::filesystem::path program = j["program"]["path"].get<std::string>();
@@ -981,7 +976,7 @@ ReportInput readReportFile(const std::string& path) {
 int cmdReport(const Options& o) {
   std::vector<ReportInput> inputs;
   for (const std::string& path : o.reports) inputs.push_back(readReportFile(path));
-  writeFileAtomically(htmlReport(inputs), o.output, "HTML page");
+  writeFileAtomically(report::htmlReport(inputs), o.output, "HTML page");
   std::cout << "wrote " << o.output << ": " << inputs.size() << (inputs.size() == 1 ? " report\n" : " reports\n");
   return kSuccess;
 }

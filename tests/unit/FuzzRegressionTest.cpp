@@ -40,6 +40,8 @@ TEST(FuzzRegression, SeedsAndPastCrashesGoThroughEveryTarget) {
   replay(test::sourcePath("fuzz/regressions/frontend"), fuzz::frontend);
   replay(test::sourcePath("fuzz/regressions/dataset"), fuzz::dataset);
   replay(test::sourcePath("fuzz/regressions/parametrization"), fuzz::parametrization);
+  EXPECT_GE(replay(test::sourcePath("fuzz/corpus/report"), fuzz::report), 6u);
+  replay(test::sourcePath("fuzz/regressions/report"), fuzz::report);
 }
 
 }  // namespace

@@ -11,8 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
-#include "compiler/driver/HtmlReport.h"
-#include "compiler/driver/HtmlSvg.h"
+#include "compiler/report/HtmlReport.h"
+#include "compiler/report/HtmlSvg.h"
 
 #include "TestUtil.h"
 
@@ -76,7 +76,7 @@ json sweepReport(const std::string& program) {
     "points": [{"x": "1/2", "y": "0", "regime": "feature_learning", "stable": true, "nontrivial": true, "r": "0"}]}})");
 }
 
-driver::ReportInput input(const std::string& path, json j, const std::string& source = "width n\n") {
+report::ReportInput input(const std::string& path, json j, const std::string& source = "width n\n") {
   return {path, std::move(j), source};
 }
 
@@ -94,7 +94,7 @@ std::string firstChart(const std::string& page, const std::string& kind) {
   return page.substr(start, page.find("</svg>", start) - start);
 }
 
-std::vector<driver::ReportInput> everyKind() {
+std::vector<report::ReportInput> everyKind() {
   const std::string p = "programs/mlp.tp";
   return {input("classify.json", classifyReport(p)),   input("limit.json", limitReport(p)),
           input("sim64.json", simulationReport(p, 64)), input("sim16.json", simulationReport(p, 16)),
@@ -102,7 +102,7 @@ std::vector<driver::ReportInput> everyKind() {
 }
 
 TEST(HtmlReport, OneChartPerQuantityWithALinePerRun) {
-  const std::string page = driver::htmlReport(everyKind());
+  const std::string page = report::htmlReport(everyKind());
   EXPECT_EQ(charts(page, "loss"), 1);
   EXPECT_EQ(charts(page, "output"), 2);      // f on each of the two evaluation examples
   EXPECT_EQ(charts(page, "coordcheck"), 2);  // (t = 0, init) and (t = 1, update)
@@ -134,7 +134,7 @@ TEST(HtmlReport, VectorOutputsShowTheFirstFourExamplesAndCoordinatesAndSaySo) {
   }
   json j = report("programs/softmax.tp", "ntk", "{}");
   j["limit"] = {{"method", "kernel"}, {"steps", steps}};
-  const std::string page = driver::htmlReport({input("limit.json", j)});
+  const std::string page = report::htmlReport({input("limit.json", j)});
   EXPECT_EQ(charts(page, "output"), 16);
   EXPECT_NE(page.find("the first 4 of 6 evaluation examples"), std::string::npos);
   EXPECT_NE(page.find("the first 4 of 5 coordinates"), std::string::npos);
@@ -144,7 +144,7 @@ TEST(HtmlReport, VectorOutputsShowTheFirstFourExamplesAndCoordinatesAndSaySo) {
 TEST(HtmlReport, KernelsByCoordinateAreOneBlockMatrix) {
   json j = report("programs/softmax.tp", "ntk", R"({"limit": {"method": "kernel", "kernels": {
     "ntk_by_coordinate": [[[[1, 0.5], [0.5, 1]], [[0, 0], [0, 0]]], [[[0, 0], [0, 0]], [[1, 0.5], [0.5, 1]]]]}}})");
-  const std::string page = driver::htmlReport({input("limit.json", j)});
+  const std::string page = report::htmlReport({input("limit.json", j)});
   ASSERT_EQ(charts(page, "kernel"), 1);
   const std::string map = firstChart(page, "kernel");
   std::regex cell("class=\"mark cell\"");
@@ -157,7 +157,7 @@ TEST(HtmlReport, TextFromReportsIsEscaped) {
   json j = classifyReport("programs/" + evil + ".tp");
   j["classification"]["reasons"] = {"unstable: " + evil + " & \"quoted\" 'single'"};
   j["parametrization"]["name"] = "<b>mup</b>";
-  const std::string page = driver::htmlReport({input("dir/" + evil + ".json", j, "x < y && z\n")});
+  const std::string page = report::htmlReport({input("dir/" + evil + ".json", j, "x < y && z\n")});
   EXPECT_EQ(page.find("<script>alert"), std::string::npos);
   EXPECT_EQ(page.find("<b>mup"), std::string::npos);
   EXPECT_NE(page.find("programs/&lt;script&gt;alert(1)&lt;/script&gt;.tp"), std::string::npos);
@@ -177,7 +177,7 @@ TEST(HtmlReport, DivergentValuesAreMarkedAndNeverReachACoordinate) {
   json allInf = simulationReport("programs/mlp.tp", 64);
   allInf["parametrization"] = j["parametrization"];
   for (json& s : allInf["simulation"]["steps"]) s["loss"] = "inf";
-  const std::string page = driver::htmlReport({input("limit.json", j), input("sim.json", allInf)});
+  const std::string page = report::htmlReport({input("limit.json", j), input("sim.json", allInf)});
   EXPECT_EQ(charts(page, "loss"), 1);
   EXPECT_EQ(charts(page, "output"), 2);
   EXPECT_NE(page.find("→ ∞ at t = 1"), std::string::npos);
@@ -193,18 +193,18 @@ TEST(HtmlReport, DivergentValuesAreMarkedAndNeverReachACoordinate) {
 }
 
 TEST(HtmlReport, PageIsSelfContained) {
-  const std::string page = driver::htmlReport(everyKind());
+  const std::string page = report::htmlReport(everyKind());
   for (const char* reference : {"http://", "https://", "<link", " src=", "@import", "url("})
     EXPECT_EQ(page.find(reference), std::string::npos) << reference;
   EXPECT_NE(page.find("<style>"), std::string::npos);
 }
 
 TEST(HtmlReport, SameReportsGiveTheSameBytes) {
-  EXPECT_EQ(driver::htmlReport(everyKind()), driver::htmlReport(everyKind()));
+  EXPECT_EQ(report::htmlReport(everyKind()), report::htmlReport(everyKind()));
 }
 
 TEST(HtmlReport, PhaseDiagramHasOneCellPerGridPointInItsRegimesColour) {
-  const std::string phase = firstChart(driver::htmlReport(everyKind()), "phase");
+  const std::string phase = firstChart(report::htmlReport(everyKind()), "phase");
   const std::vector<std::string> grid = {"unstable", "feature_learning", "trivial", "kernel", "unstable", "trivial"};
   std::regex cell(R"re(<rect x="([-0-9.]+)" y="([-0-9.]+)"[^>]* class="mark cell" data-regime="([a-z_]+)" fill="(#[0-9a-f]{6})")re");
   std::vector<double> ys;
@@ -212,7 +212,7 @@ TEST(HtmlReport, PhaseDiagramHasOneCellPerGridPointInItsRegimesColour) {
   for (auto it = std::sregex_iterator(phase.begin(), phase.end(), cell); it != std::sregex_iterator(); ++it, ++i) {
     ASSERT_LT(i, grid.size());
     EXPECT_EQ((*it)[3], grid[i]);
-    EXPECT_EQ((*it)[4], driver::html::regimeColour(grid[i]));
+    EXPECT_EQ((*it)[4], report::html::regimeColour(grid[i]));
     ys.push_back(std::stod((*it)[2]));
   }
   ASSERT_EQ(i, grid.size());
@@ -222,7 +222,7 @@ TEST(HtmlReport, PhaseDiagramHasOneCellPerGridPointInItsRegimesColour) {
 }
 
 TEST(HtmlReport, NumbersAndTicksAreCompact) {
-  using driver::html::formatNumber;
+  using report::html::formatNumber;
   EXPECT_EQ(formatNumber(0.25), "0.25");
   EXPECT_EQ(formatNumber(2.0 / 3), "0.6667");
   EXPECT_EQ(formatNumber(1234.5678), "1235");
@@ -231,13 +231,13 @@ TEST(HtmlReport, NumbersAndTicksAreCompact) {
   EXPECT_EQ(formatNumber(-0.0), "0");
   EXPECT_EQ(formatNumber(-1e-9 / 3, 1), "-3e-10");
   EXPECT_EQ(formatNumber(HUGE_VAL), "∞");
-  driver::html::Axis a = driver::html::niceAxis("loss", 0.03, 0.97, true, false);
+  report::html::Axis a = report::html::niceAxis("loss", 0.03, 0.97, true, false);
   EXPECT_EQ(a.lo, 0);
   EXPECT_EQ(a.hi, 1);
   std::vector<std::string> labels;
   for (const auto& t : a.ticks) labels.push_back(t.label);
   EXPECT_EQ(labels, (std::vector<std::string>{"0", "0.2", "0.4", "0.6", "0.8", "1"}));
-  EXPECT_EQ(driver::html::niceAxis("t", 0, 0, false, true).ticks.size(), 3u);  // one step: -1, 0, 1
+  EXPECT_EQ(report::html::niceAxis("t", 0, 0, false, true).ticks.size(), 3u);  // one step: -1, 0, 1
 }
 
 // The command: refusals write nothing, a good run writes the page.

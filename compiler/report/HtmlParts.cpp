@@ -1,11 +1,11 @@
 // Shared by the parts of the `tpc report` page: reading reports defensively, HTML pieces.
-#include "compiler/driver/HtmlParts.h"
+#include "compiler/report/HtmlParts.h"
 
 #include <cmath>
 
-#include "compiler/driver/HtmlSvg.h"
+#include "compiler/report/HtmlSvg.h"
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 using nlohmann::json;
 
@@ -89,4 +89,4 @@ std::string chartRow(const std::vector<std::string>& svgs) {
   return out + "</div>\n";
 }
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html

@@ -5,7 +5,7 @@
 #include <string>
 #include <vector>
 
-namespace tp::driver {
+namespace tp::report {
 
 /// One report given to `tpc report`: the path it was read from, its JSON (schema version 1,
 /// already checked), and the text of the program it names (empty when the file is gone).
@@ -15,8 +15,13 @@ struct ReportInput {
   std::string source;
 };
 
+/// A tpc JSON report from its text: strict JSON (the data files' parser: finite numbers, no
+/// repeated keys, at most 64 levels; errors "PATH:LINE:COL: ...") that is a schema-1 tpc
+/// report, or a UserError saying what it is not. `source` is left empty.
+ReportInput reportFromText(const std::string& text, const std::string& path);
+
 /// The HTML page for these reports: plain HTML and inline SVG generated here, no script
 /// or network access needed to view it.
 std::string htmlReport(const std::vector<ReportInput>& reports);
 
-}  // namespace tp::driver
+}  // namespace tp::report

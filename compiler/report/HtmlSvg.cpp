@@ -3,7 +3,7 @@
 // Every chart is built from the same pieces: a Frame (the plot rectangle and its two axes),
 // drawAxes (grid, ticks, labels, titles), drawLegend, and the Svg writer. Coordinates are
 // computed from finite data only, so no "nan" or "inf" can reach an SVG attribute.
-#include "compiler/driver/HtmlSvg.h"
+#include "compiler/report/HtmlSvg.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include <iterator>
 #include <utility>
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 std::string escape(std::string_view text) {
   std::string out;
@@ -507,4 +507,4 @@ std::string phaseDiagram(const PhaseDiagram& d) {
   return svg.finish();
 }
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "compiler/driver/HtmlReport.h"
+#include "compiler/report/HtmlReport.h"
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 /// The loss and every output coordinate over steps, one line per limit and per simulated
 /// width of these reports (one parametrization of one program); "" when none has steps.
@@ -21,4 +21,4 @@ std::string kernelsBlock(const std::vector<const ReportInput*>& reports);
 /// A report's sweep as a phase diagram.
 std::string sweepBlock(const ReportInput& report);
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html

@@ -2,7 +2,7 @@
 //
 // Each section turns the numbers of the reports into chart specifications (HtmlSvg.h) with
 // their captions; docs/report.md lists which report keys feed which chart.
-#include "compiler/driver/HtmlCharts.h"
+#include "compiler/report/HtmlCharts.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,10 +10,10 @@
 #include <map>
 #include <optional>
 
-#include "compiler/driver/HtmlParts.h"
-#include "compiler/driver/HtmlSvg.h"
+#include "compiler/report/HtmlParts.h"
+#include "compiler/report/HtmlSvg.h"
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 using nlohmann::json;
 
@@ -145,7 +145,9 @@ std::string curvesBlock(const std::vector<const ReportInput*>& reports) {
   if (!loss.empty()) svgs.push_back(lineChart(stepChart("loss", "loss", "loss", std::move(loss))));
   // 2. Each output coordinate of the first evaluation examples.
   std::string capped;
-  for (const auto& [name, shape] : outputShapes(runs)) {
+  for (const auto& output : outputShapes(runs)) {
+    const std::string& name = output.first;  // not a structured binding: lambdas below capture it (clang 14)
+    const auto& shape = output.second;
     const size_t examples = std::min(shape.examples, kMaxExamples), coords = std::min(shape.coordinates, kMaxCoordinates);
     capped += capNote(name, examples, shape.examples, "evaluation examples") + capNote(name, coords, shape.coordinates, "coordinates");
     for (size_t e = 0; e < examples; ++e)
@@ -396,4 +398,4 @@ std::string sweepBlock(const ReportInput& report) {
          chartRow({phaseDiagram(d)});
 }
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 /// `text` with & < > " ' replaced by entities, safe both as element content and inside a
 /// quoted attribute: every string that comes from a report goes through here.
@@ -91,4 +91,4 @@ std::string lineChart(const LineChart& chart);
 std::string heatMap(const HeatMap& map);
 std::string phaseDiagram(const PhaseDiagram& diagram);
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html

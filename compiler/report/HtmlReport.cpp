@@ -6,16 +6,17 @@
 // kernels and the sweeps' phase diagrams. Reports are read defensively (a missing or
 // oddly typed key shows as empty, it never throws), all their text is escaped, and the
 // output depends only on the reports and their order, byte for byte.
-#include "compiler/driver/HtmlReport.h"
+#include "compiler/report/HtmlReport.h"
+#include "runtime/Dataset.h"
 
 #include <algorithm>
 #include <set>
 
-#include "compiler/driver/HtmlCharts.h"
-#include "compiler/driver/HtmlParts.h"
-#include "compiler/driver/HtmlSvg.h"
+#include "compiler/report/HtmlCharts.h"
+#include "compiler/report/HtmlParts.h"
+#include "compiler/report/HtmlSvg.h"
 
-namespace tp::driver {
+namespace tp::report {
 namespace {
 
 // The page is built from the drawing kit and the pieces shared with the chart sections.
@@ -356,4 +357,17 @@ std::string htmlReport(const std::vector<ReportInput>& reports) {
   return page + "</body>\n</html>\n";
 }
 
-}  // namespace tp::driver
+ReportInput reportFromText(const std::string& text, const std::string& path) {
+  ReportInput r;
+  r.path = path;
+  r.json = parseStrictJson(text, path, "the file is empty; expected a tpc JSON report");
+  const nlohmann::json& j = r.json;
+  const bool isReport = j.is_object() && j.contains("schema_version") && j["schema_version"] == 1 &&
+                        j.contains("tool") && j["tool"].is_object() && j["tool"].contains("name") &&
+                        j["tool"]["name"] == "tpc";
+  if (!isReport)
+    throw UserError(path + ": not a tpc report (expected \"schema_version\": 1 and \"tool\": {\"name\": \"tpc\"})");
+  return r;
+}
+
+}  // namespace tp::report

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace tp::driver::html {
+namespace tp::report::html {
 
 /// j[key] (j[i]), or null when j is not an object (an array that long) or has no such key:
 /// a report whose key is missing or oddly typed shows as empty, it never throws.
@@ -50,4 +50,4 @@ std::string paragraph(const std::string& content, const std::string& cls = "capt
 /// SVG charts side by side, wrapping to the next line when the window is full.
 std::string chartRow(const std::vector<std::string>& svgs);
 
-}  // namespace tp::driver::html
+}  // namespace tp::report::html
