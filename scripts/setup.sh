@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build --target tpc   # the tests are built by scripts/test.sh
 ./build/tpc check programs/mlp2_tanh.tp
 ./build/tpc classify programs/mlp2_tanh.tp --param mup --json build/mlp2_tanh_mup_classify.json
