@@ -9,6 +9,7 @@
 
 #include <llvm/IR/IRBuilder.h>
 #include <llvm/IR/Module.h>
+#include <llvm/TargetParser/Host.h>
 
 #include "compiler/codegen/ActivationCodegen.h"
 #include "compiler/ir/Diagnostics.h"
@@ -218,17 +219,22 @@ void splitIntoPieces(const passes::ZProgram& z, CompiledZProgram::Plan& plan) {
   }
 }
 
-/// Emits the function of a shape: a loop over particles [begin, end), kMeanLanes at a time
-/// in vector registers. Loads and stores are masked to the particles below `end`, so any
-/// count works without padding; a mean's lane accumulators take only the particles in range.
+/// Emits the function of a shape: a loop over particles [begin, end), `lanes` at a time in
+/// vector registers. Loads and stores are masked to the particles below `end`, so any count
+/// works without padding; a mean's lane accumulators take only the particles in range.
 /// The parameters' scalars and rows are loaded once, through the `args` table.
 class ShapeEmitter {
 public:
-  explicit ShapeEmitter(llvm::Module& module) : module_(module), ctx_(module.getContext()), ir_(ctx_) {
+  /// A mean keeps kMeanLanes accumulators whatever `lanes` is: the first four particles of
+  /// an iteration go to lanes 0–3, then the next four: the canonical order (chunkSum).
+  ShapeEmitter(llvm::Module& module, unsigned lanes)
+      : module_(module), ctx_(module.getContext()), ir_(ctx_), lanes_(lanes) {
+    if (lanes_ % kMeanLanes != 0) throw InternalError("ShapeEmitter: lanes not a multiple of kMeanLanes");
     f64_ = llvm::Type::getDoubleTy(ctx_);
     i64_ = llvm::Type::getInt64Ty(ctx_);
     ptr_ = llvm::PointerType::getUnqual(ctx_);
-    vec_ = llvm::FixedVectorType::get(f64_, kLanes);
+    vec_ = llvm::FixedVectorType::get(f64_, lanes_);
+    sumVec_ = llvm::FixedVectorType::get(f64_, kMeanLanes);
   }
 
   void emit(const CompiledZProgram::Plan::Shape& shape, const std::string& name) {
@@ -237,6 +243,10 @@ public:
     fn_ = llvm::Function::Create(type, llvm::Function::ExternalLinkage, name, module_);
     for (unsigned a : {0u, 1u, 2u, 3u, 4u, 7u}) fn_->addParamAttr(a, llvm::Attribute::NoAlias);
     fn_->addFnAttr(llvm::Attribute::NoUnwind);
+    if (lanes_ * 64 > 256) {  // the x86 backend splits wider vectors in two unless told otherwise
+      fn_->addFnAttr("min-legal-vector-width", std::to_string(lanes_ * 64));
+      fn_->addFnAttr("prefer-vector-width", std::to_string(lanes_ * 64));
+    }
     llvm::Value *scalars = fn_->getArg(0), *buffers = fn_->getArg(1), *bases = fn_->getArg(2),
                 *weights = fn_->getArg(3), *sums = fn_->getArg(4), *begin = fn_->getArg(5), *end = fn_->getArg(6),
                 *args = fn_->getArg(7);
@@ -251,15 +261,15 @@ public:
       llvm::Value* index = ir_.CreateLoad(i64_, ir_.CreateInBoundsGEP(i64_, args, ir_.getInt64(j)));
       switch (shape.params[j]) {
         case Param::Scalar:
-          params_.push_back(ir_.CreateVectorSplat(kLanes, ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, index))));
+          params_.push_back(ir_.CreateVectorSplat(lanes_, ir_.CreateLoad(f64_, ir_.CreateInBoundsGEP(f64_, scalars, index))));
           break;
         case Param::Buffer: params_.push_back(ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, buffers, index))); break;
         case Param::Base: params_.push_back(ir_.CreateLoad(ptr_, ir_.CreateInBoundsGEP(ptr_, bases, index))); break;
       }
     }
-    llvm::Value* lastLane = ir_.CreateVectorSplat(kLanes, end);
+    llvm::Value* lastLane = ir_.CreateVectorSplat(lanes_, end);
     std::vector<llvm::Constant*> offsets;
-    for (unsigned l = 0; l < kLanes; ++l) offsets.push_back(llvm::ConstantInt::get(i64_, l));
+    for (unsigned l = 0; l < lanes_; ++l) offsets.push_back(llvm::ConstantInt::get(i64_, l));
     llvm::Value* laneOffsets = llvm::ConstantVector::get(offsets);
     ir_.CreateCondBr(ir_.CreateICmpSLT(begin, end), loop, exit);
 
@@ -269,10 +279,10 @@ public:
     k->addIncoming(begin, entry);
     std::vector<llvm::PHINode*> partial;
     for (size_t j = 0; j < shape.means.size(); ++j) {
-      partial.push_back(ir_.CreatePHI(vec_, 2));
-      partial.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
+      partial.push_back(ir_.CreatePHI(sumVec_, 2));
+      partial.back()->addIncoming(llvm::ConstantFP::get(sumVec_, 0.0), entry);
     }
-    mask_ = ir_.CreateICmpSLT(ir_.CreateAdd(ir_.CreateVectorSplat(kLanes, k), laneOffsets), lastLane);
+    mask_ = ir_.CreateICmpSLT(ir_.CreateAdd(ir_.CreateVectorSplat(lanes_, k), laneOffsets), lastLane);
     values_.clear();
     loaded_.clear();
     for (const auto& op : shape.ops) {
@@ -284,11 +294,18 @@ public:
     llvm::Value* w = load(weights, k);
     std::vector<llvm::Value*> next;
     for (size_t j = 0; j < shape.means.size(); ++j) {
-      llvm::Value* x = operand(shape, shape.means[j], k);
-      next.push_back(ir_.CreateSelect(mask_, ir_.CreateFAdd(partial[j], ir_.CreateFMul(w, x)), partial[j]));
-      partial[j]->addIncoming(next.back(), loop);
+      // Each group of kMeanLanes particles in turn, into the same accumulators.
+      llvm::Value* terms = ir_.CreateFMul(w, operand(shape, shape.means[j], k));
+      llvm::Value* sum = partial[j];
+      for (unsigned first = 0; first < lanes_; first += kMeanLanes) {
+        llvm::Value* part = lanes_ == kMeanLanes ? terms : ir_.CreateShuffleVector(terms, group(first));
+        llvm::Value* inRange = lanes_ == kMeanLanes ? mask_ : ir_.CreateShuffleVector(mask_, group(first));
+        sum = ir_.CreateSelect(inRange, ir_.CreateFAdd(sum, part), sum);
+      }
+      next.push_back(sum);
+      partial[j]->addIncoming(sum, loop);
     }
-    llvm::Value* k1 = ir_.CreateAdd(k, llvm::ConstantInt::get(i64_, kLanes));
+    llvm::Value* k1 = ir_.CreateAdd(k, llvm::ConstantInt::get(i64_, lanes_));
     k->addIncoming(k1, loop);
     ir_.CreateCondBr(ir_.CreateICmpSLT(k1, end), loop, exit);
 
@@ -296,8 +313,8 @@ public:
     ir_.SetInsertPoint(exit);
     std::vector<llvm::PHINode*> lanesOf;
     for (size_t j = 0; j < shape.means.size(); ++j) {
-      lanesOf.push_back(ir_.CreatePHI(vec_, 2));
-      lanesOf.back()->addIncoming(llvm::ConstantFP::get(vec_, 0.0), entry);
+      lanesOf.push_back(ir_.CreatePHI(sumVec_, 2));
+      lanesOf.back()->addIncoming(llvm::ConstantFP::get(sumVec_, 0.0), entry);
       lanesOf.back()->addIncoming(next[j], loop);
     }
     for (size_t j = 0; j < shape.means.size(); ++j) {
@@ -310,7 +327,12 @@ public:
   }
 
 private:
-  static constexpr unsigned kLanes = kMeanLanes;
+  /// The lane indices first .. first + kMeanLanes − 1 (a shuffle mask).
+  static std::vector<int> group(unsigned first) {
+    std::vector<int> indices;
+    for (unsigned l = 0; l < kMeanLanes; ++l) indices.push_back(static_cast<int>(first + l));
+    return indices;
+  }
 
   /// The lanes of `row` from particle k on (0 past the end).
   llvm::Value* load(llvm::Value* row, llvm::Value* k) {
@@ -318,7 +340,7 @@ private:
                                 llvm::ConstantFP::get(vec_, 0.0));
   }
 
-  /// Operand `o` at particles k..k+3: an op's register, a scalar, or a row loaded (once).
+  /// Operand `o` at the particles from k on: an op's register, a scalar, or a row loaded (once).
   llvm::Value* operand(const CompiledZProgram::Plan::Shape& shape, int o, llvm::Value* k) {
     using Param = CompiledZProgram::Plan::Shape::Param;
     if (o >= 0) return values_[static_cast<size_t>(o)];
@@ -350,7 +372,9 @@ private:
   llvm::IRBuilder<> ir_;
   llvm::Type *f64_, *i64_;
   llvm::PointerType* ptr_;
-  llvm::FixedVectorType* vec_;
+  unsigned lanes_;
+  llvm::FixedVectorType* vec_;     // lanes_ doubles: the particles of one iteration
+  llvm::FixedVectorType* sumVec_;  // kMeanLanes doubles: a mean's accumulators
   llvm::Function* fn_ = nullptr;
   llvm::Value* mask_ = nullptr;  // the lanes below `end`
   std::vector<llvm::Value*> params_, values_;
@@ -360,7 +384,7 @@ private:
 /// The shape functions of a planned program into `module`, named prefix_shape_N.
 std::vector<std::string> emitShapes(const CompiledZProgram::Plan& plan, llvm::Module& module, const std::string& prefix) {
   std::vector<std::string> names;
-  ShapeEmitter emitter(module);
+  ShapeEmitter emitter(module, particleLanes());
   for (size_t s = 0; s < plan.shapes.size(); ++s) {
     names.push_back(prefix + "_shape_" + std::to_string(s));
     emitter.emit(plan.shapes[s], names.back());
@@ -539,8 +563,14 @@ private:
 
 }  // namespace
 
-CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads)
+unsigned particleLanes() {
+  static const unsigned lanes = llvm::sys::getHostCPUFeatures().lookup("avx512f") ? 2 * kMeanLanes : kMeanLanes;
+  return lanes;
+}
+
+CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads, unsigned lanes)
     : z_(z), plan_(std::make_unique<Plan>()) {
+  if (lanes == 0) lanes = particleLanes();
   schedule(z, *plan_);
   splitIntoPieces(z, *plan_);
   static std::atomic<int> programs{0};
@@ -560,7 +590,7 @@ CompiledZProgram::CompiledZProgram(const passes::ZProgram& z, Jit& jit, int thre
   for (size_t s : bySize) {
     size_t m = static_cast<size_t>(std::min_element(load.begin(), load.end()) - load.begin());
     names[s] = prefix + "_shape_" + std::to_string(s);
-    ShapeEmitter(*built[m].module).emit(plan_->shapes[s], names[s]);
+    ShapeEmitter(*built[m].module, lanes).emit(plan_->shapes[s], names[s]);
     load[m] += plan_->shapes[s].ops.size() + 1;
   }
   jit.addAll(std::move(built), threads);

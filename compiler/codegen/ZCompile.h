@@ -26,8 +26,10 @@ namespace tp::codegen {
 /// operations, no reassociation, no fused multiply-add) for any thread count.
 class CompiledZProgram {
 public:
-  /// Compiles the shapes on `threads` workers (Jit::addAll).
-  CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads = 1);
+  /// Compiles the shapes on `threads` workers (Jit::addAll). Each loop iteration computes
+  /// `lanes` particles (4 or 8); 0 is the host's choice, particleLanes(). The numbers do not
+  /// depend on it.
+  CompiledZProgram(const passes::ZProgram& z, Jit& jit, int threads = 1, unsigned lanes = 0);
   ~CompiledZProgram();
 
   /// As runZProgram (the value of every result coordinate), with the particle chunks of
@@ -48,6 +50,10 @@ private:
   const passes::ZProgram& z_;
   std::unique_ptr<Plan> plan_;
 };
+
+/// Particles per loop iteration of the compiled shapes on this host: 8 (one 512-bit
+/// register) with AVX-512, else 4.
+unsigned particleLanes();
 
 /// Writes the Z-program as a standalone module (`tpc compile`; the C interface is
 /// docs/compile.md) to `path`, LLVM assembly for NAME.ll, else an object file: the pass
