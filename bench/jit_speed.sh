@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 TPC=${TPC:-build/tpc}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+# The backends alternate run by run, so that a slow spell of the machine does not fall on one only.
 for program in mlp2_tanh mlp3_relu; do
-  for backend in interp jit; do
-    for run in 1 2 3; do
+  for run in 1 2 3; do
+    for backend in interp jit; do
       "$TPC" limit "programs/$program.tp" --param mup --data "programs/data/$program.json" --steps 3 \
         --method montecarlo --samples 262144 --threads 1 --backend "$backend" --json - >"$tmp/$program.$backend.$run.json"
     done
