@@ -140,7 +140,7 @@ class Dynamics {
 public:
   Dynamics(const ir::Program& program, const passes::KernelDerivation& d, const Dataset& data,
            const passes::Schedule& schedule, const KernelLimitOptions& options)
-      : d_(d), data_(data), schedule_(schedule), options_(options), tail_(program, d), k_(d.outputSize) {
+      : d_(d), schedule_(schedule), options_(options), tail_(program, d), k_(d.outputSize) {
     for (size_t e = 0; e < data.train.count; ++e) examples_.push_back(example(data.train, e));
     for (size_t e = 0; e < data.eval.count; ++e) examples_.push_back(example(data.eval, e));
     trainCount_ = data.train.count;
@@ -439,7 +439,6 @@ private:
   }
 
   const passes::KernelDerivation& d_;
-  const Dataset& data_;
   const passes::Schedule& schedule_;
   KernelLimitOptions options_;
   FiniteTail tail_;
