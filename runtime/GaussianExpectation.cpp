@@ -498,7 +498,7 @@ void PairGeometry::computeFromVariances(const double* c, size_t n) {
   // The full checks of expectPair only when some entry leaves the common path.
   double unusual = 0;  // a count in a double (exact), the form of the check that GCC vectorises
   for (size_t j = 0; j < n; ++j)
-    unusual += (a[j] >= 0) & (b[j] >= 0) & (std::fabs(a[j] * b[j]) <= kMaxFinite) & (c[j] * c[j] <= a[j] * b[j]) ? 0.0 : 1.0;
+    unusual += ((a[j] >= 0) & (b[j] >= 0) & (std::fabs(a[j] * b[j]) <= kMaxFinite) & (c[j] * c[j] <= a[j] * b[j])) ? 0.0 : 1.0;
   if (unusual == 0) std::copy(c, c + n, cov.begin());
   else
     for (size_t j = 0; j < n; ++j) cov[j] = checkedCovariance(a[j], b[j], c[j]);
@@ -533,7 +533,7 @@ TPC_VECTOR_CLONES bool arcCosineValues(Atom A, Atom B, double coef, const PairGe
 void PreparedPair::values(const PairGeometry& g, double* out) const {
   const size_t n = g.varU.size();
   double zeroVariances = 0;  // a count in a double (exact), the form of the check that GCC vectorises
-  for (size_t j = 0; j < n; ++j) zeroVariances += (g.varU[j] > 0) & (g.varV[j] > 0) ? 0.0 : 1.0;
+  for (size_t j = 0; j < n; ++j) zeroVariances += ((g.varU[j] > 0) & (g.varV[j] > 0)) ? 0.0 : 1.0;
   if (zeroVariances == 0 && impl_->single && arcCosineValues(impl_->A, impl_->B, impl_->coef, g, out)) return;
   for (size_t j = 0; j < n; ++j) {
     double a = g.varU[j], b = g.varV[j], c = g.cov[j];
